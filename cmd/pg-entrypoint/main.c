@@ -1,0 +1,138 @@
+/* pg-entrypoint: the entrypoint of a postgres:15 image that turns two
+ * containers into a primary and a streaming replica. This file only
+ * dispatches; every step lives in entrypoint/. */
+#include "config.h"
+#include "datadir.h"
+#include "log.h"
+#include "primary.h"
+#include "privs.h"
+#include "proc.h"
+#include "replica.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char usage_text[] =
+    "Usage: pg-entrypoint [postgres [ARGS...]]\n"
+    "       pg-entrypoint COMMAND [ARGS...]\n"
+    "       pg-entrypoint --help | --version\n"
+    "\n"
+    "Prepares PostgreSQL's data directory from the environment, as a primary or\n"
+    "a streaming replica, then executes postgres. Arguments that start with '-'\n"
+    "are passed to postgres; any other command is executed as is.\n"
+    "\n"
+    "Main variables: POSTGRES_ROLE (primary, replica, auto), POSTGRES_PASSWORD,\n"
+    "POSTGRES_PRIMARY_HOST, POSTGRES_REPLICATION_USER, POSTGRES_REPLICATION_PASSWORD,\n"
+    "PGDATA. See the README for all of them.\n"
+    "\n"
+    "Exit status: 1 on a runtime failure, 64 on a wrong command line, 78 on a\n"
+    "configuration error, 128+N when stopped by signal N.\n";
+
+/* Only `postgres` with server arguments gets the data directory prepared;
+ * `postgres --help` and any other command run as they are. */
+static bool starts_server(const char *const *args)
+{
+    static const char *const info_flags[] = {"--help", "-?", "--version", "-V",
+                                             "--describe-config", "-C", NULL};
+
+    if (strcmp(args[0], "postgres") != 0)
+        return false;
+    for (const char *const *a = args + 1; *a; a++)
+        for (const char *const *f = info_flags; *f; f++)
+            if (strcmp(*a, *f) == 0)
+                return false;
+    return true;
+}
+
+/* The command to exec: argv after ours, `postgres` in front of a leading
+ * option, `postgres` alone when there is nothing. */
+static const char **server_args(int argc, char **argv)
+{
+    const char **args = calloc((size_t)argc + 2, sizeof(char *));
+    int n = 0;
+
+    if (!args)
+        return NULL;
+    if (argc < 2 || argv[1][0] == '-')
+        args[n++] = "postgres";
+    for (int i = 1; i < argc; i++)
+        args[n++] = argv[i];
+    return args;
+}
+
+static void host_name(char *buf, size_t len)
+{
+    const char *h = getenv("HOSTNAME");
+
+    if (h && *h)
+        snprintf(buf, len, "%s", h);
+    else if (gethostname(buf, len) < 0)
+        buf[0] = '\0';
+}
+
+static int run_entrypoint(const char *const *args)
+{
+    struct config cfg;
+    struct datadir_facts facts;
+    struct runas who;
+    char err[1024], hostname[256];
+    int rc;
+
+    host_name(hostname, sizeof(hostname));
+    if (config_load(&cfg, environ, hostname, err, sizeof(err)) < 0) {
+        log_error("config", "%s", err);
+        return EXIT_CONFIG;
+    }
+    log_info("start", "pg-entrypoint %s, role %s, PGDATA \"%s\"", PG_ENTRYPOINT_VERSION,
+             cfg.role == ROLE_PRIMARY ? "primary" : "replica", cfg.pgdata);
+    if (datadir_inspect(cfg.pgdata, &facts) < 0)
+        return EXIT_RUNTIME;
+    enum datadir_state state = datadir_classify(&facts);
+    log_info("data", "PGDATA \"%s\" is %s", cfg.pgdata, datadir_state_name(state));
+
+    rc = cfg.role == ROLE_PRIMARY ? primary_check(&cfg, state) : replica_check(&cfg, state);
+    if (rc != 0)
+        return rc;
+    if (privs_resolve(&who) < 0 || datadir_prepare(&cfg, &who) < 0 || privs_drop(&who) < 0)
+        return EXIT_RUNTIME;
+
+    char **env = proc_clean_env(environ, NULL);
+    if (!env)
+        return EXIT_RUNTIME;
+    rc = cfg.role == ROLE_PRIMARY ? primary_run(&cfg, state, env) : replica_run(&cfg, &facts, env);
+    if (proc_stop_signal())
+        return 128 + proc_stop_signal();
+    if (rc < 0)
+        return EXIT_RUNTIME;
+
+    log_info("exec", "starting postgres");
+    config_free(&cfg);
+    proc_exec(args, env, -1);
+    return EXIT_RUNTIME;
+}
+
+int main(int argc, char **argv)
+{
+    proc_signals_install();
+
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("pg-entrypoint %s\n", PG_ENTRYPOINT_VERSION);
+        return 0;
+    }
+    const char **args = server_args(argc, argv);
+    if (!args)
+        return EXIT_RUNTIME;
+    if (!starts_server(args)) {
+        proc_exec(args, environ, -1);
+        return EXIT_RUNTIME;
+    }
+    return run_entrypoint(args);
+}

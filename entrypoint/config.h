@@ -1,0 +1,63 @@
+/* The environment, read once into one immutable struct config: defaults,
+ * `_FILE` secrets, Bitnami aliases, and validation whose messages name the
+ * variable and say how to fix it. Nothing here touches the data directory. */
+#ifndef PGEP_CONFIG_H
+#define PGEP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum role { ROLE_PRIMARY, ROLE_REPLICA };
+enum reseed { RESEED_AUTO, RESEED_NEVER, RESEED_FORCE };
+
+struct config {
+    enum role role;
+    char *pgdata;
+    char *superuser;          /* POSTGRES_USER */
+    char *superuser_password; /* POSTGRES_PASSWORD, NULL when unset */
+    char *database;           /* POSTGRES_DB */
+    char *host_auth_method;   /* POSTGRES_HOST_AUTH_METHOD, NULL: scram-sha-256 */
+    char *initdb_args;        /* POSTGRES_INITDB_ARGS, NULL when unset */
+    char *initdb_waldir;      /* POSTGRES_INITDB_WALDIR, NULL when unset */
+
+    char *primary_host;
+    int primary_port;
+    char *repl_user;
+    char *repl_password; /* NULL when unset (allowed on a primary) */
+    char *slot;          /* NULL when POSTGRES_REPLICATION_SLOT=none */
+    char *repl_allow;    /* comma-separated pg_hba address fields */
+    int sync_replicas;
+    char *wal_keep_size;
+    char *max_slot_wal_keep_size;
+    int max_wal_senders;
+    unsigned wait_timeout_s; /* 0: wait for ever */
+    enum reseed reseed;
+};
+
+/* Reads the variables from envp (NULL-terminated "NAME=value" strings).
+ * hostname is the container's host name, used for POSTGRES_ROLE=auto and the
+ * default slot name. On error returns -1 with a message naming the variable
+ * and a hint in err. */
+int config_load(struct config *cfg, char *const *envp, const char *hostname, char *err,
+                size_t errlen);
+void config_free(struct config *cfg);
+
+/* The authentication method for the `host` pg_hba lines. */
+const char *config_auth_method(const struct config *cfg);
+
+/* Value of NAME in envp, or NULL. */
+const char *env_lookup(char *const *envp, const char *name);
+
+/* True for the variables that hold secrets: they are removed from the
+ * environment of every child and of postgres. */
+bool env_is_secret(const char *entry);
+
+/* Slot name derived from a host name: lower case, [a-z0-9_] only, at most
+ * 63 characters. Returns -1 when nothing usable is left. */
+int config_slot_from_hostname(const char *hostname, char *out, size_t outlen);
+
+/* Validators shared with other modules' inputs. */
+bool config_valid_slot_name(const char *s);
+bool config_valid_size(const char *s, bool allow_minus_one);
+
+#endif

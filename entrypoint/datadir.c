@@ -1,0 +1,157 @@
+#include "datadir.h"
+
+#include "fsutil.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static bool has_file(const char *dir, const char *name, bool nonempty)
+{
+    char path[PATH_MAX];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (!nonempty || st.st_size > 0);
+}
+
+int datadir_inspect(const char *pgdata, struct datadir_facts *f)
+{
+    struct stat st;
+
+    memset(f, 0, sizeof(*f));
+    f->control = PG_CONTROL_MISSING;
+    if (stat(pgdata, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        log_error("data", "could not access \"%s\": %s", pgdata, strerror(errno));
+        return -1;
+    }
+    f->exists = true;
+    f->is_dir = S_ISDIR(st.st_mode);
+    if (!f->is_dir)
+        return 0;
+
+    DIR *d = opendir(pgdata);
+    if (!d) {
+        log_error("data", "could not open directory \"%s\": %s; hint: check its owner and mode",
+                  pgdata, strerror(errno));
+        return -1;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.' && strcmp(de->d_name, "lost+found") != 0)
+            f->has_other_entries = true;
+    closedir(d);
+
+    f->has_marker = has_file(pgdata, DATADIR_CLONE_MARKER, false);
+    f->has_pg_version = has_file(pgdata, "PG_VERSION", true);
+    f->has_standby_signal = has_file(pgdata, "standby.signal", false);
+    f->has_recovery_signal = has_file(pgdata, "recovery.signal", false);
+    if (f->has_pg_version)
+        f->control = pgconf_read_control(pgdata, &f->pg_control);
+    return 0;
+}
+
+enum datadir_state datadir_classify(const struct datadir_facts *f)
+{
+    if (!f->exists)
+        return DATADIR_EMPTY;
+    if (!f->is_dir)
+        return DATADIR_NOT_A_DIRECTORY;
+    if (f->has_marker)
+        return DATADIR_CLONE_INTERRUPTED;
+    if (!f->has_other_entries)
+        return DATADIR_EMPTY;
+    if (!f->has_pg_version)
+        return DATADIR_NOT_A_CLUSTER;
+    if (f->control != PG_CONTROL_OK)
+        return DATADIR_CONTROL_BROKEN;
+    if (f->has_standby_signal)
+        return DATADIR_STANDBY;
+    return DATADIR_CLUSTER;
+}
+
+const char *datadir_state_name(enum datadir_state state)
+{
+    switch (state) {
+    case DATADIR_EMPTY:
+        return "empty";
+    case DATADIR_CLONE_INTERRUPTED:
+        return "an interrupted clone";
+    case DATADIR_STANDBY:
+        return "a standby";
+    case DATADIR_CLUSTER:
+        return "a cluster that is not a standby";
+    case DATADIR_CONTROL_BROKEN:
+        return "a cluster whose global/pg_control is missing or corrupt";
+    case DATADIR_NOT_A_CLUSTER:
+        return "not empty and not a PostgreSQL cluster";
+    case DATADIR_NOT_A_DIRECTORY:
+        return "not a directory";
+    }
+    return "unknown";
+}
+
+enum replica_action datadir_replica_action(enum datadir_state state, uint64_t local_sysid,
+                                           uint64_t primary_sysid, enum reseed reseed)
+{
+    if (state == DATADIR_NOT_A_DIRECTORY)
+        return REPLICA_REFUSE;
+    if (reseed == RESEED_FORCE)
+        return state == DATADIR_EMPTY ? REPLICA_CLONE : REPLICA_RECLONE;
+    switch (state) {
+    case DATADIR_EMPTY:
+        return REPLICA_CLONE;
+    case DATADIR_CLONE_INTERRUPTED:
+        return REPLICA_RECLONE;
+    case DATADIR_STANDBY:
+        if (primary_sysid == 0 || primary_sysid == local_sysid)
+            return REPLICA_START;
+        return reseed == RESEED_NEVER ? REPLICA_REFUSE : REPLICA_RECLONE;
+    default:
+        return REPLICA_REFUSE;
+    }
+}
+
+#define SOCKET_DIR "/var/run/postgresql"
+
+int datadir_prepare(const struct config *cfg, const struct runas *who)
+{
+    struct stat st;
+
+    if (!who->started_as_root) {
+        if (mkdir(cfg->pgdata, 0700) < 0 && errno != EEXIST) {
+            log_error("directories", "could not create \"%s\": %s; hint: create it, owned by uid %u, or start as root",
+                      cfg->pgdata, strerror(errno), (unsigned)who->uid);
+            return -1;
+        }
+        if (stat(cfg->pgdata, &st) == 0 && st.st_uid == who->uid && (st.st_mode & 0777) != 0700 &&
+            chmod(cfg->pgdata, 0700) < 0) {
+            log_error("directories", "could not change mode of \"%s\": %s", cfg->pgdata,
+                      strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    bool foreign = stat(cfg->pgdata, &st) == 0 && st.st_uid != who->uid;
+    if (fs_ensure_dir(cfg->pgdata, 0700, who->uid, who->gid) < 0)
+        return -1;
+    /* Only a directory that was someone else's is walked: a large data
+     * directory that is already ours is not scanned on every start. */
+    if (foreign) {
+        log_info("directories", "\"%s\" was owned by uid %u; making everything in it %s's",
+                 cfg->pgdata, (unsigned)st.st_uid, who->name);
+        if (fs_chown_tree(cfg->pgdata, who->uid, who->gid) < 0)
+            return -1;
+    }
+    if (cfg->initdb_waldir && fs_ensure_dir(cfg->initdb_waldir, 0700, who->uid, who->gid) < 0)
+        return -1;
+    if (fs_ensure_dir(SOCKET_DIR, 03775, who->uid, who->gid) < 0)
+        return -1;
+    return 0;
+}

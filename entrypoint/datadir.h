@@ -1,0 +1,62 @@
+/* What is in a data directory, and what a replica should do about it (the
+ * state table of DESIGN.md). datadir_inspect reads the disk; datadir_classify
+ * and datadir_replica_action are pure functions of what it found. */
+#ifndef PGEP_DATADIR_H
+#define PGEP_DATADIR_H
+
+#include "config.h"
+#include "pgconf.h"
+#include "privs.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Written before a clone wipes anything, removed once the clone is complete. */
+#define DATADIR_CLONE_MARKER ".pg-entrypoint-clone-in-progress"
+/* pg_basebackup's target: it must be empty, and PGDATA (a mount point with
+ * lost+found and our marker) may not be. */
+#define DATADIR_CLONE_STAGING ".pg-entrypoint-clone"
+
+struct datadir_facts {
+    bool exists;
+    bool is_dir;
+    bool has_marker;
+    bool has_pg_version;
+    bool has_standby_signal;
+    bool has_recovery_signal;
+    bool has_other_entries; /* anything but dotfiles and lost+found */
+    enum pg_control_status control;
+    struct pg_control pg_control;
+};
+
+enum datadir_state {
+    DATADIR_EMPTY,
+    DATADIR_CLONE_INTERRUPTED,
+    DATADIR_STANDBY,
+    DATADIR_CLUSTER,       /* a cluster without standby.signal: a primary's data */
+    DATADIR_CONTROL_BROKEN, /* PG_VERSION present, pg_control missing or corrupt */
+    DATADIR_NOT_A_CLUSTER,
+    DATADIR_NOT_A_DIRECTORY,
+};
+
+enum replica_action {
+    REPLICA_START,  /* start as is */
+    REPLICA_CLONE,  /* nothing to wipe */
+    REPLICA_RECLONE, /* wipe, then clone */
+    REPLICA_REFUSE,
+};
+
+int datadir_inspect(const char *pgdata, struct datadir_facts *facts);
+enum datadir_state datadir_classify(const struct datadir_facts *facts);
+const char *datadir_state_name(enum datadir_state state);
+
+/* primary_sysid is 0 when the primary could not be asked. */
+enum replica_action datadir_replica_action(enum datadir_state state, uint64_t local_sysid,
+                                           uint64_t primary_sysid, enum reseed reseed);
+
+/* Creates PGDATA (and the WAL directory and socket directory) and makes them
+ * the server user's, PGDATA with mode 0700. Started as root, a tree owned by
+ * someone else is taken over; otherwise only PGDATA's mode is fixed. */
+int datadir_prepare(const struct config *cfg, const struct runas *who);
+
+#endif

@@ -1,0 +1,366 @@
+#include "fsutil.h"
+
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool fs_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+    char buf[PATH_MAX];
+    struct stat st;
+
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+        return -1;
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, mode) < 0 && errno != EEXIST) {
+            log_error("directories", "could not create directory \"%s\": %s", buf, strerror(errno));
+            return -1;
+        }
+        *p = c;
+        if (!c)
+            break;
+    }
+    if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        log_error("directories", "\"%s\" is not a directory; hint: point it at a directory", path);
+        return -1;
+    }
+    if ((st.st_uid != uid || st.st_gid != gid) && chown(path, uid, gid) < 0) {
+        log_error("directories", "could not change owner of \"%s\" to %u:%u: %s", path,
+                  (unsigned)uid, (unsigned)gid, strerror(errno));
+        return -1;
+    }
+    if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0) {
+        log_error("directories", "could not change mode of \"%s\" to %04o: %s", path,
+                  (unsigned)mode, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Walks dirfd's entries; for each calls fn. Shared by chown and wipe. */
+typedef int (*entry_fn)(int dirfd, const char *name, const struct stat *st, void *arg);
+
+static int for_each_entry(int dirfd, entry_fn fn, void *arg)
+{
+    int fd = dup(dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    int rc = 0;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    struct dirent *de;
+    while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
+        struct stat st;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT)
+                continue;
+            rc = -1;
+            break;
+        }
+        rc = fn(dirfd, de->d_name, &st, arg);
+    }
+    if (rc == 0 && errno)
+        rc = -1;
+    closedir(d);
+    return rc;
+}
+
+struct tree_walk {
+    dev_t dev;
+    uid_t uid;
+    gid_t gid;
+    const char *top;
+};
+
+static int chown_entry(int dirfd, const char *name, const struct stat *st, void *arg)
+{
+    struct tree_walk *w = arg;
+
+    if (st->st_dev != w->dev)
+        return 0; /* another mount: not ours to change */
+    if ((st->st_uid != w->uid || st->st_gid != w->gid) &&
+        fchownat(dirfd, name, w->uid, w->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+        log_error("directories", "could not change owner of \"%s\" in \"%s\": %s", name, w->top,
+                  strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st->st_mode))
+        return 0;
+    int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0)
+        return -1;
+    int rc = for_each_entry(sub, chown_entry, w);
+    close(sub);
+    return rc;
+}
+
+int fs_chown_tree(const char *path, uid_t uid, gid_t gid)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        log_error("directories", "could not open directory \"%s\": %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    struct tree_walk w = {.dev = st.st_dev, .uid = uid, .gid = gid, .top = path};
+    int rc = fchown(fd, uid, gid) < 0 ? -1 : for_each_entry(fd, chown_entry, &w);
+    close(fd);
+    if (rc < 0)
+        log_error("directories", "could not change owner of everything in \"%s\" to %u:%u", path,
+                  (unsigned)uid, (unsigned)gid);
+    return rc;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, data, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        data += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int fs_fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static void parent_dir(const char *path, char *out, size_t len)
+{
+    snprintf(out, len, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash == out)
+        out[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(out, len, ".");
+}
+
+int fs_write_atomic(const char *path, const char *data, size_t len, mode_t mode)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX];
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -1;
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0) {
+        log_error("files", "could not create file \"%s\": %s", tmp, strerror(errno));
+        return -1;
+    }
+    if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+        log_error("files", "could not write file \"%s\": %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path) < 0) {
+        log_error("files", "could not rename \"%s\" to \"%s\": %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    parent_dir(path, dir, sizeof(dir));
+    return fs_fsync_path(dir);
+}
+
+int fs_append(const char *path, const char *data, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0 || write_all(fd, data, strlen(data)) < 0 || fsync(fd) < 0) {
+        log_error("files", "could not append to file \"%s\": %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
+int fs_read(const char *path, size_t max, char **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char *buf = malloc(max + 1);
+    size_t n = 0;
+    ssize_t r = 0;
+    while (buf && n < max && (r = read(fd, buf + n, max - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    if (!buf || r < 0) {
+        free(buf);
+        return -1;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+struct wipe {
+    dev_t dev;
+    const char *top;
+};
+
+static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *arg);
+
+static int wipe_dirfd(int fd, struct wipe *w)
+{
+    return for_each_entry(fd, wipe_entry, w);
+}
+
+static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *arg)
+{
+    struct wipe *w = arg;
+
+    if (S_ISDIR(st->st_mode)) {
+        if (st->st_dev != w->dev) {
+            log_error("wipe", "\"%s\" inside \"%s\" is another mount; refusing to cross it; hint: unmount it or mount it elsewhere",
+                      name, w->top);
+            return -1;
+        }
+        int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0 || wipe_dirfd(sub, w) < 0) {
+            if (sub >= 0)
+                close(sub);
+            return -1;
+        }
+        close(sub);
+        return unlinkat(dirfd, name, AT_REMOVEDIR);
+    }
+    return unlinkat(dirfd, name, 0);
+}
+
+/* A pg_wal symlink points at the cluster's WAL directory (initdb --waldir):
+ * its contents go with the cluster, the directory itself stays. */
+static int wipe_wal_target(int dirfd, const char *top)
+{
+    char target[PATH_MAX];
+    ssize_t n = readlinkat(dirfd, "pg_wal", target, sizeof(target) - 1);
+    struct stat st;
+
+    if (n <= 0)
+        return 0;
+    target[n] = '\0';
+    int fd = openat(dirfd, target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return 0; /* a dangling link: nothing to empty */
+    }
+    struct wipe w = {.dev = st.st_dev, .top = target};
+    int rc = wipe_dirfd(fd, &w);
+    close(fd);
+    if (rc < 0)
+        log_error("wipe", "could not empty the WAL directory \"%s\" of \"%s\": %s", target, top,
+                  strerror(errno));
+    return rc;
+}
+
+struct wipe_top {
+    struct wipe w;
+    const char *const *keep;
+};
+
+static int wipe_top_entry(int dirfd, const char *name, const struct stat *st, void *arg)
+{
+    struct wipe_top *t = arg;
+
+    for (const char *const *k = t->keep; k && *k; k++)
+        if (strcmp(name, *k) == 0)
+            return 0;
+    if (S_ISLNK(st->st_mode) && strcmp(name, "pg_wal") == 0 && wipe_wal_target(dirfd, t->w.top) < 0)
+        return -1;
+    if (wipe_entry(dirfd, name, st, &t->w) < 0) {
+        log_error("wipe", "could not remove \"%s/%s\": %s", t->w.top, name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int fs_wipe_contents(const char *dir, const char *const keep[])
+{
+    struct stat st;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        log_error("wipe", "could not open directory \"%s\": %s", dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    struct wipe_top t = {.w = {.dev = st.st_dev, .top = dir}, .keep = keep};
+    int rc = for_each_entry(fd, wipe_top_entry, &t);
+    if (rc == 0)
+        rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int fs_move_contents(const char *src, const char *dst)
+{
+    DIR *d = opendir(src);
+    struct dirent *de;
+    char from[PATH_MAX], to[PATH_MAX];
+
+    if (!d) {
+        log_error("files", "could not open directory \"%s\": %s", src, strerror(errno));
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        snprintf(from, sizeof(from), "%s/%s", src, de->d_name);
+        snprintf(to, sizeof(to), "%s/%s", dst, de->d_name);
+        if (rename(from, to) < 0) {
+            log_error("files", "could not move \"%s\" to \"%s\": %s", from, to, strerror(errno));
+            closedir(d);
+            return -1;
+        }
+    }
+    closedir(d);
+    if (rmdir(src) < 0) {
+        log_error("files", "could not remove directory \"%s\": %s", src, strerror(errno));
+        return -1;
+    }
+    return fs_fsync_path(dst);
+}

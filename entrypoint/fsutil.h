@@ -1,0 +1,42 @@
+/* File-system primitives with the care a data directory needs: atomic,
+ * durable writes; a wipe that never follows a symlink nor crosses a mount;
+ * owner and mode fixes. */
+#ifndef PGEP_FSUTIL_H
+#define PGEP_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* mkdir -p path (new directories get mode), then make the last component
+ * owned by uid:gid with exactly mode. */
+int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid);
+
+/* Changes owner of path and everything below it (not following symlinks,
+ * not crossing mounts) to uid:gid. */
+int fs_chown_tree(const char *path, uid_t uid, gid_t gid);
+
+/* Writes data to path atomically: a temporary file, fsync, rename, fsync of
+ * the directory. The file gets mode. */
+int fs_write_atomic(const char *path, const char *data, size_t len, mode_t mode);
+
+/* Appends data to path (created with mode when missing), then fsyncs it. */
+int fs_append(const char *path, const char *data, mode_t mode);
+
+/* Reads a whole file of at most max bytes into a NUL-terminated buffer. */
+int fs_read(const char *path, size_t max, char **data, size_t *len);
+
+int fs_fsync_path(const char *path);
+
+bool fs_exists(const char *path);
+
+/* Removes everything inside dir except the top-level names in keep
+ * (NULL-terminated, may be NULL). Symlinks are removed, never followed,
+ * except a top-level pg_wal symlink: the WAL directory it points to belongs
+ * to the cluster and is emptied too. Refuses to enter another mount. */
+int fs_wipe_contents(const char *dir, const char *const keep[]);
+
+/* Moves every entry of src into dst (same file system) and removes src. */
+int fs_move_contents(const char *src, const char *dst);
+
+#endif

@@ -1,0 +1,249 @@
+#include "pgconf.h"
+
+#include "fsutil.h"
+#include "log.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* PostgreSQL 15's pg_control: version 1300, the CRC-32C of the first 288
+ * bytes stored right after them, in a file padded to 8 kB. */
+#define PG_CONTROL_VERSION_15 1300
+#define PG_CONTROL_CRC_OFFSET_15 288
+#define PG_CONTROL_FILE_SIZE 8192
+
+/* Copies in to out, putting esc before every character of escaped (0: that
+ * character itself, i.e. doubling it), between two delim characters (none
+ * when delim is 0). Line breaks are refused: no
+ * syntax here can hold one. */
+static int escape_into(const char *in, char *out, size_t outlen, const char *escaped, char esc,
+                       char delim)
+{
+    size_t o = 0;
+
+    if (outlen < 3)
+        return -1;
+    if (delim)
+        out[o++] = delim;
+    for (; *in; in++) {
+        if (*in == '\n' || *in == '\r' || o + 3 >= outlen)
+            return -1;
+        if (strchr(escaped, *in))
+            out[o++] = esc ? esc : *in;
+        out[o++] = *in;
+    }
+    if (delim)
+        out[o++] = delim;
+    out[o] = '\0';
+    return 0;
+}
+
+int pgconf_quote_setting(const char *in, char *out, size_t outlen)
+{
+    /* postgresql.conf reads \ as an escape inside quotes, and '' as a quote. */
+    return escape_into(in, out, outlen, "'\\", 0, '\'');
+}
+
+int pgconf_quote_conninfo(const char *in, char *out, size_t outlen)
+{
+    return escape_into(in, out, outlen, "\\'", '\\', '\'');
+}
+
+int pgconf_escape_pgpass(const char *in, char *out, size_t outlen)
+{
+    return escape_into(in, out, outlen, "\\:", '\\', 0);
+}
+
+int pgconf_quote_ident(const char *in, char *out, size_t outlen)
+{
+    return escape_into(in, out, outlen, "\"", 0, '"');
+}
+
+int pgconf_quote_literal(const char *in, char *out, size_t outlen)
+{
+    return escape_into(in, out, outlen, "'", 0, '\'');
+}
+
+int pgconf_quote_hba_name(const char *in, char *out, size_t outlen)
+{
+    for (const char *p = in; *p; p++)
+        if (*p == '"' || (unsigned char)*p < 0x20)
+            return -1;
+    if (strlen(in) + 3 > outlen)
+        return -1;
+    snprintf(out, outlen, "\"%s\"", in);
+    return 0;
+}
+
+static int path_in(char *buf, size_t len, const char *dir, const char *name)
+{
+    return snprintf(buf, len, "%s/%s", dir, name) >= (int)len ? -1 : 0;
+}
+
+static int write_settings(const struct config *cfg)
+{
+    char path[PATH_MAX], text[2048], sync[64] = "";
+
+    if (cfg->sync_replicas > 0)
+        snprintf(sync, sizeof(sync), "synchronous_standby_names = 'ANY %d (*)'\n",
+                 cfg->sync_replicas);
+    snprintf(text, sizeof(text),
+             "# Written by pg-entrypoint when this cluster was initialised. Settings in\n"
+             "# postgresql.auto.conf (ALTER SYSTEM) and on the command line win over these.\n"
+             "listen_addresses = '*'\n"
+             "wal_level = replica\n"
+             "max_wal_senders = %d\n"
+             "max_replication_slots = %d\n"
+             "wal_keep_size = '%s'\n"
+             "max_slot_wal_keep_size = '%s'\n"
+             "hot_standby = on\n"
+             "%s",
+             cfg->max_wal_senders, cfg->max_wal_senders, cfg->wal_keep_size,
+             cfg->max_slot_wal_keep_size, sync);
+    if (path_in(path, sizeof(path), cfg->pgdata, PGCONF_SETTINGS_FILE) < 0 ||
+        fs_write_atomic(path, text, strlen(text), 0600) < 0)
+        return -1;
+    if (path_in(path, sizeof(path), cfg->pgdata, "postgresql.conf") < 0)
+        return -1;
+    return fs_append(path, "\ninclude_if_exists = '" PGCONF_SETTINGS_FILE "'\n", 0600);
+}
+
+static int write_hba(const struct config *cfg)
+{
+    char path[PATH_MAX], user[128], text[4096];
+    const char *method = config_auth_method(cfg);
+    size_t o = 0;
+
+    if (pgconf_quote_hba_name(cfg->repl_user, user, sizeof(user)) < 0) {
+        log_error("configure", "POSTGRES_REPLICATION_USER cannot hold a double quote or control character");
+        return -1;
+    }
+    o += (size_t)snprintf(text + o, sizeof(text) - o,
+                          "\n# pg-entrypoint: replication connections from the replicas\n");
+    for (const char *p = cfg->repl_allow; o < sizeof(text);) {
+        size_t n = strcspn(p, ",");
+        o += (size_t)snprintf(text + o, sizeof(text) - o, "host replication %s %.*s %s\n", user,
+                              (int)n, p, method);
+        if (!p[n])
+            break;
+        p += n + 1;
+    }
+    /* What the official image appends: it does not match replication. */
+    if (o < sizeof(text))
+        o += (size_t)snprintf(text + o, sizeof(text) - o, "host all all all %s\n", method);
+    if (o >= sizeof(text)) {
+        log_error("configure", "POSTGRES_REPLICATION_ALLOW is too long");
+        return -1;
+    }
+    if (path_in(path, sizeof(path), cfg->pgdata, "pg_hba.conf") < 0)
+        return -1;
+    return fs_append(path, text, 0600);
+}
+
+int pgconf_write_primary(const struct config *cfg)
+{
+    return write_settings(cfg) < 0 || write_hba(cfg) < 0 ? -1 : 0;
+}
+
+int pgconf_write_passfile(const struct config *cfg, const char *dir)
+{
+    char path[PATH_MAX], user[256], pass[8192], line[8704];
+
+    if (pgconf_escape_pgpass(cfg->repl_user, user, sizeof(user)) < 0 ||
+        pgconf_escape_pgpass(cfg->repl_password, pass, sizeof(pass)) < 0) {
+        log_error("configure", "POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER holds a line break or is too long");
+        return -1;
+    }
+    int n = snprintf(line, sizeof(line), "*:*:*:%s:%s\n", user, pass);
+    int rc = path_in(path, sizeof(path), dir, PGCONF_PASSFILE) < 0
+                 ? -1
+                 : fs_write_atomic(path, line, (size_t)n, 0600);
+    explicit_bzero(pass, sizeof(pass));
+    explicit_bzero(line, sizeof(line));
+    return rc;
+}
+
+int pgconf_write_standby(const struct config *cfg, const char *dir)
+{
+    char path[PATH_MAX], passfile[PATH_MAX], host[512], user[256], pf[PATH_MAX + 8];
+    char app[128] = "", conninfo[PATH_MAX * 2], q[PATH_MAX * 4 + 8], text[PATH_MAX * 4 + 256];
+
+    if (pgconf_write_passfile(cfg, dir) < 0)
+        return -1;
+    if (path_in(passfile, sizeof(passfile), cfg->pgdata, PGCONF_PASSFILE) < 0 ||
+        pgconf_quote_conninfo(cfg->primary_host, host, sizeof(host)) < 0 ||
+        pgconf_quote_conninfo(cfg->repl_user, user, sizeof(user)) < 0 ||
+        pgconf_quote_conninfo(passfile, pf, sizeof(pf)) < 0)
+        return -1;
+    if (cfg->slot)
+        snprintf(app, sizeof(app), " application_name=%s", cfg->slot);
+    snprintf(conninfo, sizeof(conninfo), "host=%s port=%d user=%s passfile=%s%s", host,
+             cfg->primary_port, user, pf, app);
+    if (pgconf_quote_setting(conninfo, q, sizeof(q)) < 0)
+        return -1;
+    int n = snprintf(text, sizeof(text),
+                     "\n# pg-entrypoint: this replica streams from its primary\n"
+                     "primary_conninfo = %s\n",
+                     q);
+    if (cfg->slot)
+        snprintf(text + n, sizeof(text) - (size_t)n, "primary_slot_name = '%s'\n", cfg->slot);
+    else
+        snprintf(text + n, sizeof(text) - (size_t)n, "primary_slot_name = ''\n");
+    if (path_in(path, sizeof(path), dir, "postgresql.auto.conf") < 0 ||
+        fs_append(path, text, 0600) < 0)
+        return -1;
+    if (path_in(path, sizeof(path), dir, "standby.signal") < 0 ||
+        fs_write_atomic(path, "", 0, 0600) < 0)
+        return -1;
+    return 0;
+}
+
+uint32_t pgconf_crc32c(const unsigned char *buf, size_t len)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+
+    for (size_t i = 0; i < len; i++) {
+        crc ^= buf[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+    }
+    return crc ^ 0xFFFFFFFFu;
+}
+
+enum pg_control_status pgconf_parse_control(const unsigned char *buf, size_t len,
+                                            struct pg_control *out)
+{
+    uint32_t stored;
+
+    if (len < PG_CONTROL_CRC_OFFSET_15 + sizeof(stored))
+        return PG_CONTROL_CORRUPT;
+    memcpy(&out->system_identifier, buf, sizeof(out->system_identifier));
+    memcpy(&out->version, buf + 8, sizeof(out->version));
+    memcpy(&out->state, buf + 16, sizeof(out->state));
+    if (out->version != PG_CONTROL_VERSION_15)
+        return PG_CONTROL_CORRUPT;
+    memcpy(&stored, buf + PG_CONTROL_CRC_OFFSET_15, sizeof(stored));
+    if (pgconf_crc32c(buf, PG_CONTROL_CRC_OFFSET_15) != stored)
+        return PG_CONTROL_CORRUPT;
+    return PG_CONTROL_OK;
+}
+
+enum pg_control_status pgconf_read_control(const char *pgdata, struct pg_control *out)
+{
+    char path[PATH_MAX], *data;
+    size_t len;
+
+    if (path_in(path, sizeof(path), pgdata, "global/pg_control") < 0)
+        return PG_CONTROL_CORRUPT;
+    if (!fs_exists(path))
+        return PG_CONTROL_MISSING;
+    if (fs_read(path, PG_CONTROL_FILE_SIZE, &data, &len) < 0)
+        return PG_CONTROL_CORRUPT;
+    enum pg_control_status st = len == PG_CONTROL_FILE_SIZE
+                                    ? pgconf_parse_control((unsigned char *)data, len, out)
+                                    : PG_CONTROL_CORRUPT;
+    free(data);
+    return st;
+}

@@ -1,0 +1,59 @@
+/* The files PostgreSQL reads: server settings and pg_hba lines of a primary,
+ * the recovery settings and password file of a replica, and global/pg_control
+ * (system identifier and state, CRC-checked). Quoting lives here too, one
+ * function per syntax. */
+#ifndef PGEP_PGCONF_H
+#define PGEP_PGCONF_H
+
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Our own settings file, included from postgresql.conf. */
+#define PGCONF_SETTINGS_FILE "pg-entrypoint.conf"
+/* The replica's password file: it must live as long as the data directory,
+ * since primary_conninfo names it (see DESIGN.md, "Facts checked here"). */
+#define PGCONF_PASSFILE "pg-entrypoint.pgpass"
+
+/* Replication settings and pg_hba lines, written before the first start. */
+int pgconf_write_primary(const struct config *cfg);
+
+/* standby.signal, primary_conninfo and primary_slot_name, and the password
+ * file, in dir (the freshly cloned data directory). */
+int pgconf_write_standby(const struct config *cfg, const char *dir);
+
+/* (Re)writes the replica's password file from the current environment, so a
+ * changed POSTGRES_REPLICATION_PASSWORD takes effect on restart. */
+int pgconf_write_passfile(const struct config *cfg, const char *dir);
+
+/* 'value' for postgresql.conf: quotes doubled, backslashes escaped. */
+int pgconf_quote_setting(const char *in, char *out, size_t outlen);
+/* 'value' for a libpq connection string: \ and ' backslash-escaped. */
+int pgconf_quote_conninfo(const char *in, char *out, size_t outlen);
+/* A .pgpass field: \ and : backslash-escaped. */
+int pgconf_escape_pgpass(const char *in, char *out, size_t outlen);
+/* "name" for pg_hba.conf; names holding " or control characters are refused. */
+int pgconf_quote_hba_name(const char *in, char *out, size_t outlen);
+
+/* SQL: "identifier" and 'literal' (standard_conforming_strings on). Refuse
+ * line breaks, which single-user mode reads as the end of a statement. */
+int pgconf_quote_ident(const char *in, char *out, size_t outlen);
+int pgconf_quote_literal(const char *in, char *out, size_t outlen);
+
+enum pg_control_status { PG_CONTROL_OK, PG_CONTROL_MISSING, PG_CONTROL_CORRUPT };
+
+struct pg_control {
+    uint64_t system_identifier;
+    uint32_t version;
+    int32_t state; /* DBState: 1 shut down, 2 shut down in recovery, 6 in production, ... */
+};
+
+/* Parses the first bytes of a pg_control file; pure, for unit tests. */
+enum pg_control_status pgconf_parse_control(const unsigned char *buf, size_t len,
+                                            struct pg_control *out);
+enum pg_control_status pgconf_read_control(const char *pgdata, struct pg_control *out);
+
+uint32_t pgconf_crc32c(const unsigned char *buf, size_t len);
+
+#endif

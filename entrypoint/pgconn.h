@@ -1,0 +1,46 @@
+/* libpq: connecting without blocking signals out, waiting for a primary with
+ * backoff, the replication commands a replica needs, and password hashing. */
+#ifndef PGEP_PGCONN_H
+#define PGEP_PGCONN_H
+
+#include "config.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum conn_failure {
+    CONN_DNS,        /* the host name does not resolve */
+    CONN_REFUSED,    /* nothing listens (yet) */
+    CONN_TIMEOUT,    /* no answer in time */
+    CONN_STARTING,   /* the server is starting or shutting down */
+    CONN_AUTH,       /* wrong password or user */
+    CONN_HBA,        /* no pg_hba.conf entry */
+    CONN_OTHER,
+};
+
+/* Classifies libpq's error message; auth and pg_hba failures are final. */
+enum conn_failure pgconn_classify_failure(const char *message);
+bool pgconn_failure_is_final(enum conn_failure f);
+const char *pgconn_failure_hint(enum conn_failure f);
+
+/* A replication connection to the primary, as the replication user.
+ * Returns NULL with the reason in why (stopped by a signal: why says so). */
+PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, size_t whylen);
+
+/* Retries pgconn_replication with a backoff from 20 ms to 1 s, logging at
+ * most every 5 s; gives up on a final failure, after
+ * POSTGRES_PRIMARY_WAIT_TIMEOUT, or on a stop signal. */
+PGconn *pgconn_wait_for_primary(const struct config *cfg);
+
+/* IDENTIFY_SYSTEM: proves host, password and pg_hba; returns the system id. */
+int pgconn_identify_system(PGconn *conn, uint64_t *sysid);
+
+/* CREATE_REPLICATION_SLOT, treating "already exists" as success. */
+int pgconn_ensure_slot(PGconn *conn, const char *slot);
+
+/* A SCRAM-SHA-256 secret for password, computed here so that the password
+ * itself never reaches the server or its logs. Free with PQfreemem. */
+char *pgconn_scram_secret(const char *user, const char *password);
+
+#endif

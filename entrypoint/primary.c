@@ -1,0 +1,203 @@
+#include "primary.h"
+
+#include "log.h"
+#include "pgconf.h"
+#include "pgconn.h"
+#include "proc.h"
+#include "words.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int primary_check(const struct config *cfg, enum datadir_state state)
+{
+    switch (state) {
+    case DATADIR_EMPTY:
+        break;
+    case DATADIR_CLUSTER:
+    case DATADIR_STANDBY:
+        return 0;
+    default:
+        log_error("data", "PGDATA \"%s\" is %s; refusing to initialise a primary there; hint: point PGDATA at an empty directory or at an existing cluster",
+                  cfg->pgdata, datadir_state_name(state));
+        return EXIT_RUNTIME;
+    }
+    bool trust = cfg->host_auth_method && strcmp(cfg->host_auth_method, "trust") == 0;
+    if (!trust && (!cfg->superuser_password || !*cfg->superuser_password)) {
+        log_error("config", "the database is uninitialized and POSTGRES_PASSWORD is not set; hint: set POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE) to a non-empty password for the superuser \"%s\"; POSTGRES_HOST_AUTH_METHOD=trust allows connections without one, which is not recommended",
+                  cfg->superuser);
+        return EXIT_CONFIG;
+    }
+    if (trust)
+        log_warn("config", "POSTGRES_HOST_AUTH_METHOD=trust: anyone who can reach this server can connect as any user, the superuser and replication included, without a password. Use it only for tests.");
+    return 0;
+}
+
+/* The password reaches initdb through a pipe named /proc/self/fd/N: never on
+ * a command line, never in a file. */
+static int run_initdb(const struct config *cfg, char *const env[])
+{
+    struct words extra = {0};
+    char err[128], user_arg[128], pw_arg[64], waldir_arg[4096];
+    const char *argv[64 + 8];
+    int pw[2] = {-1, -1}, rc = -1;
+    size_t n = 0;
+
+    if (cfg->initdb_args && words_split(cfg->initdb_args, &extra, err, sizeof(err)) < 0)
+        return -1; /* validated in config already */
+    if (extra.n > 64) {
+        log_error("initdb", "POSTGRES_INITDB_ARGS has more than 64 words");
+        goto out;
+    }
+    snprintf(user_arg, sizeof(user_arg), "--username=%s", cfg->superuser);
+    argv[n++] = "initdb";
+    argv[n++] = user_arg;
+    if (cfg->superuser_password && *cfg->superuser_password) {
+        if (pipe2(pw, O_CLOEXEC) < 0) {
+            log_error("initdb", "could not create a pipe: %s", strerror(errno));
+            goto out;
+        }
+        size_t len = strlen(cfg->superuser_password);
+        if (len >= 65536 - 1 || write(pw[1], cfg->superuser_password, len) != (ssize_t)len ||
+            write(pw[1], "\n", 1) != 1) {
+            log_error("initdb", "could not pass POSTGRES_PASSWORD to initdb (longer than 64 kB?)");
+            goto out;
+        }
+        close(pw[1]);
+        pw[1] = -1;
+        snprintf(pw_arg, sizeof(pw_arg), "--pwfile=/proc/self/fd/%d", pw[0]);
+        argv[n++] = pw_arg;
+    }
+    if (cfg->initdb_waldir) {
+        snprintf(waldir_arg, sizeof(waldir_arg), "--waldir=%s", cfg->initdb_waldir);
+        argv[n++] = waldir_arg;
+    }
+    for (size_t i = 0; i < extra.n; i++)
+        argv[n++] = extra.v[i];
+    argv[n++] = "-D";
+    argv[n++] = cfg->pgdata;
+    argv[n] = NULL;
+
+    struct step s;
+    step_begin(&s, "initdb", "initialising the cluster in \"%s\"", cfg->pgdata);
+    struct spawn_io io = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .keep_fd = pw[0]};
+    rc = step_end(&s, proc_run("initdb", argv, env, &io));
+out:
+    if (pw[0] >= 0)
+        close(pw[0]);
+    if (pw[1] >= 0)
+        close(pw[1]);
+    words_free(&extra);
+    return rc;
+}
+
+static int append_sql(char *buf, size_t len, size_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int append_sql(char *buf, size_t len, size_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *o, len - *o, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len - *o)
+        return -1;
+    *o += (size_t)n;
+    return 0;
+}
+
+/* The SQL for the replication role and the database, one statement a line
+ * as single-user mode reads it. */
+static int bootstrap_sql(const struct config *cfg, char *sql, size_t len)
+{
+    char ident[256], literal[512];
+    size_t o = 0;
+
+    if (cfg->repl_password) {
+        char *secret = pgconn_scram_secret(cfg->repl_user, cfg->repl_password);
+        if (!secret)
+            return -1;
+        int bad = pgconf_quote_ident(cfg->repl_user, ident, sizeof(ident)) < 0 ||
+                  pgconf_quote_literal(secret, literal, sizeof(literal)) < 0;
+        PQfreemem(secret);
+        if (bad || append_sql(sql, len, &o, "CREATE ROLE %s WITH REPLICATION LOGIN PASSWORD %s;\n",
+                              ident, literal) < 0)
+            return -1;
+    }
+    if (strcmp(cfg->database, "postgres") != 0) {
+        if (pgconf_quote_ident(cfg->database, ident, sizeof(ident)) < 0 ||
+            append_sql(sql, len, &o, "CREATE DATABASE %s;\n", ident) < 0)
+            return -1;
+    }
+    return (int)o;
+}
+
+/* Single-user mode runs the statements without a server listening anywhere:
+ * 0.05 s against 0.27 s for a temporary server (DESIGN.md). exit_on_error
+ * turns a failed statement into a non-zero exit. */
+static int run_single_user(const struct config *cfg, const char *sql, size_t len,
+                           char *const env[])
+{
+    int in[2], devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    const char *argv[] = {"postgres", "--single", "-D", cfg->pgdata, "-c", "exit_on_error=on",
+                          "-c", "log_min_error_statement=panic", "postgres", NULL};
+
+    if (devnull < 0 || pipe2(in, O_CLOEXEC) < 0) {
+        log_error("bootstrap", "could not set up single-user mode: %s", strerror(errno));
+        if (devnull >= 0)
+            close(devnull);
+        return -1;
+    }
+    ssize_t w = write(in[1], sql, len);
+    close(in[1]);
+    struct spawn_io io = {.stdin_fd = in[0], .stdout_fd = devnull, .stderr_fd = -1, .keep_fd = -1};
+    int rc = (w == (ssize_t)len) ? proc_run("bootstrap", argv, env, &io) : -1;
+    close(in[0]);
+    close(devnull);
+    return rc;
+}
+
+static int bootstrap(const struct config *cfg, char *const env[])
+{
+    char sql[4096];
+
+    if (!cfg->repl_password)
+        log_info("bootstrap", "POSTGRES_REPLICATION_PASSWORD is not set: no replication role is created, and replicas cannot connect until one exists");
+    int len = bootstrap_sql(cfg, sql, sizeof(sql));
+    if (len < 0) {
+        log_error("bootstrap", "could not build the statements for role \"%s\" and database \"%s\"",
+                  cfg->repl_user, cfg->database);
+        return -1;
+    }
+    if (len == 0)
+        return 0;
+    struct step s;
+    step_begin(&s, "bootstrap", "creating %s%s%s in single-user mode",
+               cfg->repl_password ? "the replication role" : "",
+               cfg->repl_password && strcmp(cfg->database, "postgres") != 0 ? " and " : "",
+               strcmp(cfg->database, "postgres") != 0 ? "the database" : "");
+    int rc = run_single_user(cfg, sql, (size_t)len, env);
+    explicit_bzero(sql, sizeof(sql));
+    return step_end(&s, rc);
+}
+
+int primary_run(const struct config *cfg, enum datadir_state state, char *const env[])
+{
+    if (state != DATADIR_EMPTY) {
+        log_info("data", "PGDATA \"%s\" holds a cluster; reusing it without initialisation",
+                 cfg->pgdata);
+        return 0;
+    }
+    if (run_initdb(cfg, env) < 0)
+        return -1;
+    struct step s;
+    step_begin(&s, "configure", "writing replication settings and pg_hba lines");
+    if (step_end(&s, pgconf_write_primary(cfg)) < 0)
+        return -1;
+    return bootstrap(cfg, env);
+}

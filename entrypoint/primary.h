@@ -1,0 +1,17 @@
+/* The primary flow: initdb with the password through a pipe, replication
+ * settings and pg_hba lines before the first start, then the replication
+ * role and the database in single-user mode (no temporary server). */
+#ifndef PGEP_PRIMARY_H
+#define PGEP_PRIMARY_H
+
+#include "config.h"
+#include "datadir.h"
+
+/* Checks what must hold before anything is touched. Returns 0, or the exit
+ * code to stop with (the error is logged). */
+int primary_check(const struct config *cfg, enum datadir_state state);
+
+/* Initialises an empty data directory; leaves an existing cluster alone. */
+int primary_run(const struct config *cfg, enum datadir_state state, char *const env[]);
+
+#endif

@@ -1,0 +1,243 @@
+#include "proc.h"
+
+#include "config.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t child_pid;
+
+static const int handled_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
+#define N_HANDLED (sizeof(handled_signals) / sizeof(handled_signals[0]))
+
+/* Forward to the running child's process group (initdb, pg_basebackup and
+ * its WAL streamer, ...) so it stops cleanly, and remember the first stop
+ * request: every loop checks it. */
+static void on_signal(int sig)
+{
+    int saved = errno;
+    if (sig != SIGHUP && !stop_signal)
+        stop_signal = sig;
+    pid_t c = (pid_t)child_pid;
+    if (c > 0)
+        kill(-c, sig);
+    errno = saved;
+}
+
+void proc_signals_install(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigfillset(&sa.sa_mask);
+    for (size_t i = 0; i < N_HANDLED; i++)
+        sigaction(handled_signals[i], &sa, NULL);
+}
+
+int proc_stop_signal(void)
+{
+    return stop_signal;
+}
+
+static void reset_signals_for_child(const sigset_t *mask)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < N_HANDLED; i++)
+        sigaction(handled_signals[i], &sa, NULL);
+    sigprocmask(SIG_SETMASK, mask, NULL);
+}
+
+static void redirect(int from, int to)
+{
+    if (from >= 0 && from != to)
+        dup2(from, to);
+}
+
+int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_io *io,
+               pid_t *pid)
+{
+    sigset_t all, old;
+
+    /* Blocked across fork: the child must not run our handler, and the parent
+     * must record the pid before a signal can be forwarded to it. */
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid_t p = fork();
+    if (p < 0) {
+        int saved = errno;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        log_error("spawn", "could not fork for \"%s\": %s", argv[0], strerror(saved));
+        return -1;
+    }
+    if (p == 0) {
+        sigset_t empty;
+        sigemptyset(&empty);
+        setpgid(0, 0);
+        reset_signals_for_child(&empty);
+        if (io) {
+            redirect(io->stdin_fd, STDIN_FILENO);
+            redirect(io->stdout_fd, STDOUT_FILENO);
+            redirect(io->stderr_fd, STDERR_FILENO);
+            if (io->keep_fd >= 0)
+                fcntl(io->keep_fd, F_SETFD, 0);
+        }
+        execvpe(argv[0], (char *const *)argv, envp);
+        dprintf(STDERR_FILENO, "pg-entrypoint: could not execute \"%s\": %s\n", argv[0],
+                strerror(errno));
+        _exit(127);
+    }
+    /* Set on both sides of the fork so that it holds whichever runs first. */
+    setpgid(p, p);
+    child_pid = p;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    /* A stop request that came before the child existed. */
+    if (stop_signal)
+        kill(-p, stop_signal);
+    *pid = p;
+    return 0;
+}
+
+int proc_wait(pid_t pid, int *status)
+{
+    for (;;) {
+        int st;
+        pid_t r = waitpid(-1, &st, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("wait", "could not wait for process %d: %s", (int)pid, strerror(errno));
+            child_pid = 0;
+            return -1;
+        }
+        if (r == pid) {
+            child_pid = 0;
+            *status = st;
+            return 0;
+        }
+        /* An orphan reparented to us (PID 1): reaped, nothing else to do. */
+    }
+}
+
+void proc_describe_status(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "was terminated by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, len, "ended with wait status %d", status);
+}
+
+int proc_run(const char *step, const char *const argv[], char *const envp[],
+             const struct spawn_io *io)
+{
+    pid_t pid;
+    int status;
+
+    if (proc_spawn(argv, envp, io, &pid) < 0 || proc_wait(pid, &status) < 0)
+        return -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    char why[96];
+    proc_describe_status(status, why, sizeof(why));
+    log_error(step, "%s %s", argv[0], why);
+    return -1;
+}
+
+int proc_wait_readable(int fd, int timeout_ms, bool for_write)
+{
+    struct pollfd p = {.fd = fd, .events = for_write ? POLLOUT : POLLIN};
+    double deadline = mono_now() + timeout_ms / 1000.0;
+
+    for (;;) {
+        if (stop_signal)
+            return -1;
+        /* Slices of 100 ms bound how long a signal that arrives just before
+         * poll() can go unnoticed. */
+        int left = (int)((deadline - mono_now()) * 1000);
+        if (left <= 0)
+            return 0;
+        int r = poll(&p, 1, left < 100 ? left : 100);
+        if (r > 0)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return 0;
+    }
+}
+
+int proc_sleep_ms(unsigned ms)
+{
+    return proc_wait_readable(-1, (int)ms, false) < 0 ? -1 : 0;
+}
+
+void proc_reap_exited(void)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+}
+
+char **proc_clean_env(char *const envp[], const char *const extra[])
+{
+    size_t n = 0, e = 0;
+
+    while (envp && envp[n])
+        n++;
+    while (extra && extra[e])
+        e++;
+    char **out = calloc(n + e + 1, sizeof(char *));
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!env_is_secret(envp[i]))
+            out[o++] = envp[i];
+    for (size_t i = 0; i < e; i++)
+        out[o++] = (char *)extra[i];
+    return out;
+}
+
+int proc_exec(const char *const argv[], char *const envp[], int keep_fd)
+{
+    sigset_t all, empty;
+
+    proc_reap_exited();
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    /* A stop signal that is pending now would be lost once the handlers are
+     * gone (PID 1 ignores default-action signals): honour it here. */
+    sigset_t pending;
+    sigpending(&pending);
+    for (size_t i = 0; i < N_HANDLED && !stop_signal; i++)
+        if (handled_signals[i] != SIGHUP && sigismember(&pending, handled_signals[i]))
+            stop_signal = handled_signals[i];
+    if (stop_signal) {
+        log_info("exec", "not starting %s: stopped by signal %d", argv[0], (int)stop_signal);
+        exit(128 + stop_signal);
+    }
+    if (keep_fd > 3)
+        close_range(3, (unsigned)keep_fd - 1, 0);
+    close_range(keep_fd >= 3 ? (unsigned)keep_fd + 1 : 3, ~0U, 0);
+    sigemptyset(&empty);
+    reset_signals_for_child(&empty);
+    execvpe(argv[0], (char *const *)argv, envp);
+    int saved = errno;
+    log_error("exec", "could not execute \"%s\": %s; hint: check that it is installed and in PATH",
+              argv[0], strerror(saved));
+    return -1;
+}

@@ -1,0 +1,68 @@
+/* Everything about processes: PID-1 signal handling, spawning children with
+ * an argv (never a shell string), waiting while forwarding signals and
+ * reaping orphans, and the final exec. The only global state of the program
+ * lives here: which stop signal arrived, and which child to forward it to. */
+#ifndef PGEP_PROC_H
+#define PGEP_PROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Exit codes: 0 only through exec; 1 for a runtime failure; 64 for a wrong
+ * command line; 78 (EX_CONFIG) for a configuration error; 128+N after signal N. */
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 64, EXIT_CONFIG = 78 };
+
+/* Installs the handlers for SIGTERM, SIGINT, SIGQUIT and SIGHUP. Call first:
+ * as PID 1, a signal with the default action is silently dropped. */
+void proc_signals_install(void);
+
+/* The stop signal received so far (SIGTERM, SIGINT or SIGQUIT), or 0. */
+int proc_stop_signal(void);
+
+/* File descriptors for a child: -1 keeps ours. keep_fd stays open in the
+ * child (for a password passed as /proc/self/fd/N), -1 for none. */
+struct spawn_io {
+    int stdin_fd;
+    int stdout_fd;
+    int stderr_fd;
+    int keep_fd;
+};
+
+/* Starts argv[0] (searched in PATH) with envp. Signals received while it
+ * runs are forwarded to it. */
+int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_io *io,
+               pid_t *pid);
+
+/* Waits for pid, reaping any other child (orphans reparented to PID 1) on
+ * the way. Returns 0 and the wait status. */
+int proc_wait(pid_t pid, int *status);
+
+/* spawn + wait; returns 0 only when the child exited 0. Logs a failure under
+ * step, once. */
+int proc_run(const char *step, const char *const argv[], char *const envp[],
+             const struct spawn_io *io);
+
+/* Describes a wait status ("exited with status 1", "was terminated by signal 9"). */
+void proc_describe_status(int status, char *buf, size_t len);
+
+/* Sleeps, but returns -1 early when a stop signal arrives. */
+int proc_sleep_ms(unsigned ms);
+
+/* Waits until fd is readable, for at most timeout_ms; -1 on a stop signal,
+ * 0 on timeout, 1 when readable. */
+int proc_wait_readable(int fd, int timeout_ms, bool for_write);
+
+/* Reaps every exited child without blocking. */
+void proc_reap_exited(void);
+
+/* The final exec: reaps, restores the signal mask and dispositions, closes
+ * every descriptor above stderr except keep_fd, and execs argv with envp.
+ * Returns only on failure (logged). */
+int proc_exec(const char *const argv[], char *const envp[], int keep_fd);
+
+/* A copy of envp without secrets (config.h: env_is_secret), plus extra
+ * entries ("NAME=value", NULL-terminated, may be NULL). Never freed: it lives
+ * until exec. */
+char **proc_clean_env(char *const envp[], const char *const extra[]);
+
+#endif

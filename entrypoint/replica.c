@@ -1,0 +1,268 @@
+#include "replica.h"
+
+#include "fsutil.h"
+#include "log.h"
+#include "pgconf.h"
+#include "pgconn.h"
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PROBE_TIMEOUT_MS 2000
+
+int replica_check(const struct config *cfg, enum datadir_state state)
+{
+    if (state == DATADIR_NOT_A_DIRECTORY) {
+        log_error("data", "PGDATA \"%s\" is not a directory; hint: point PGDATA at a directory",
+                  cfg->pgdata);
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* On restart, ask the primary (once, briefly) which cluster it runs: a
+ * standby of a cluster that no longer exists must be re-cloned. When the
+ * primary cannot be reached, the standby starts as is and postgres retries. */
+static uint64_t probe_primary_sysid(const struct config *cfg)
+{
+    char why[512];
+    uint64_t sysid = 0;
+    PGconn *conn = pgconn_replication(cfg, PROBE_TIMEOUT_MS, why, sizeof(why));
+
+    if (!conn) {
+        log_info("data", "could not ask the primary at %s:%d for its system identifier (%s); starting the standby as is",
+                 cfg->primary_host, cfg->primary_port, why);
+        return 0;
+    }
+    if (pgconn_identify_system(conn, &sysid) < 0)
+        sysid = 0;
+    PQfinish(conn);
+    return sysid;
+}
+
+static void explain_refusal(const struct config *cfg, enum datadir_state state,
+                            uint64_t local, uint64_t primary)
+{
+    if (state == DATADIR_STANDBY)
+        log_error("data", "PGDATA \"%s\" is a standby of system %" PRIu64 ", but the primary runs system %" PRIu64 " and POSTGRES_RESEED=never; hint: set POSTGRES_RESEED=auto to re-clone it",
+                  cfg->pgdata, local, primary);
+    else if (state == DATADIR_CLUSTER)
+        log_error("data", "PGDATA \"%s\" holds a cluster that is not a standby (a primary's data, or a promoted replica); refusing to overwrite it; hint: start it as a primary, or set POSTGRES_RESEED=force to discard it and clone the primary",
+                  cfg->pgdata);
+    else
+        log_error("data", "PGDATA \"%s\" is %s; refusing to touch it; hint: point PGDATA at an empty directory, or set POSTGRES_RESEED=force to discard its contents and clone the primary",
+                  cfg->pgdata, datadir_state_name(state));
+}
+
+static int write_temp_passfile(const struct config *cfg, char *dir, size_t dirlen, char *path,
+                               size_t pathlen)
+{
+    snprintf(dir, dirlen, "/tmp/pg-entrypoint.XXXXXX");
+    if (!mkdtemp(dir)) {
+        log_error("clone", "could not create a temporary directory: %s", strerror(errno));
+        return -1;
+    }
+    snprintf(path, pathlen, "%s/%s", dir, PGCONF_PASSFILE);
+    if (pgconf_write_passfile(cfg, dir) < 0) {
+        rmdir(dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* pg_basebackup -P prints "N/M kB (P%), ..." lines; report at most one a
+ * second, and pass every other line through. */
+static void report_progress(char *line, double *last)
+{
+    char *pct = strstr(line, "%)");
+    char *kb = strstr(line, " kB (");
+
+    if (pct && kb) {
+        if (mono_now() - *last < 1.0)
+            return;
+        *last = mono_now();
+        char *open = strrchr(kb, '(');
+        *pct = '\0';
+        *kb = '\0';
+        while (*line == ' ')
+            line++;
+        log_info("clone", "%s%% copied (%s kB)", open + 1, line);
+    } else if (*line) {
+        log_msg(strstr(line, "error") ? LOG_ERROR : LOG_INFO, "clone", "%s", line);
+    }
+}
+
+static int run_basebackup(const struct config *cfg, const char *target, char *const env[])
+{
+    char tmpdir[64], passfile[128], port[16], pfenv[160];
+    char buf[4096];
+    size_t used = 0;
+    int out[2];
+    pid_t pid;
+    int status, rc = -1;
+
+    if (write_temp_passfile(cfg, tmpdir, sizeof(tmpdir), passfile, sizeof(passfile)) < 0)
+        return -1;
+    snprintf(port, sizeof(port), "%d", cfg->primary_port);
+    snprintf(pfenv, sizeof(pfenv), "PGPASSFILE=%s", passfile);
+    const char *extra[] = {pfenv, NULL};
+    char **child_env = proc_clean_env(env, extra);
+    const char *argv[] = {"pg_basebackup", "-D", target, "-h", cfg->primary_host, "-p", port,
+                          "-U", cfg->repl_user, "-w", "-X", "stream", "--checkpoint=fast",
+                          "-P", cfg->slot ? "-S" : NULL, cfg->slot, NULL};
+
+    if (!child_env || pipe2(out, O_CLOEXEC) < 0)
+        goto out;
+    struct spawn_io io = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = out[1], .keep_fd = -1};
+    if (proc_spawn(argv, child_env, &io, &pid) < 0) {
+        close(out[0]);
+        close(out[1]);
+        goto out;
+    }
+    close(out[1]);
+    double last = 0;
+    for (;;) {
+        ssize_t r = read(out[0], buf + used, sizeof(buf) - 1 - used);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        used += (size_t)r;
+        buf[used] = '\0';
+        char *nl;
+        while ((nl = strpbrk(buf, "\r\n")) != NULL) {
+            *nl = '\0';
+            report_progress(buf, &last);
+            used -= (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, used + 1);
+        }
+        if (used == sizeof(buf) - 1)
+            used = 0; /* an over-long line: drop it */
+    }
+    close(out[0]);
+    if (proc_wait(pid, &status) == 0) {
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            rc = 0;
+        } else {
+            char why[96];
+            proc_describe_status(status, why, sizeof(why));
+            log_error("clone", "pg_basebackup %s", why);
+        }
+    }
+out:
+    unlink(passfile);
+    rmdir(tmpdir);
+    free(child_env);
+    return rc;
+}
+
+static int check_backup(const char *dir)
+{
+    const char *required[] = {"global/pg_control", "backup_manifest", "PG_VERSION"};
+    char path[PATH_MAX];
+
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, required[i]);
+        if (!fs_exists(path)) {
+            log_error("clone", "the copy in \"%s\" has no %s; it is incomplete", dir, required[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int clone(const struct config *cfg, enum replica_action action, char *const env[])
+{
+    char marker[PATH_MAX], staging[PATH_MAX];
+    uint64_t sysid;
+
+    PGconn *conn = pgconn_wait_for_primary(cfg);
+    if (!conn)
+        return -1;
+    int rc = pgconn_identify_system(conn, &sysid);
+    if (rc == 0 && cfg->slot)
+        rc = pgconn_ensure_slot(conn, cfg->slot);
+    PQfinish(conn);
+    if (rc < 0)
+        return -1;
+    log_info("clone", "the primary at %s:%d runs system %" PRIu64 " and accepts \"%s\"",
+             cfg->primary_host, cfg->primary_port, sysid, cfg->repl_user);
+
+    snprintf(marker, sizeof(marker), "%s/%s", cfg->pgdata, DATADIR_CLONE_MARKER);
+    snprintf(staging, sizeof(staging), "%s/%s", cfg->pgdata, DATADIR_CLONE_STAGING);
+    if (fs_write_atomic(marker, "clone in progress\n", 18, 0600) < 0)
+        return -1;
+    if (action == REPLICA_RECLONE) {
+        static const char *const keep[] = {DATADIR_CLONE_MARKER, "lost+found", NULL};
+        struct step w;
+        step_begin(&w, "wipe", "removing the old contents of \"%s\"", cfg->pgdata);
+        if (step_end(&w, fs_wipe_contents(cfg->pgdata, keep)) < 0)
+            return -1;
+    }
+
+    struct step s;
+    step_begin(&s, "clone", "pg_basebackup from %s:%d%s%s", cfg->primary_host, cfg->primary_port,
+               cfg->slot ? " with slot " : "", cfg->slot ? cfg->slot : "");
+    rc = run_basebackup(cfg, staging, env);
+    if (rc == 0)
+        rc = check_backup(staging);
+    if (rc == 0)
+        rc = fs_move_contents(staging, cfg->pgdata);
+    if (rc == 0)
+        rc = pgconf_write_standby(cfg, cfg->pgdata);
+    if (rc == 0 && (unlink(marker) < 0 || fs_fsync_path(cfg->pgdata) < 0)) {
+        log_error("clone", "could not remove \"%s\": %s", marker, strerror(errno));
+        rc = -1;
+    }
+    return step_end(&s, rc);
+}
+
+int replica_run(const struct config *cfg, const struct datadir_facts *facts, char *const env[])
+{
+    enum datadir_state state = datadir_classify(facts);
+    uint64_t local = facts->pg_control.system_identifier, primary = 0;
+
+    if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE)
+        primary = probe_primary_sysid(cfg);
+    enum replica_action action = datadir_replica_action(state, local, primary, cfg->reseed);
+
+    switch (action) {
+    case REPLICA_REFUSE:
+        explain_refusal(cfg, state, local, primary);
+        return -1;
+    case REPLICA_START:
+        log_info("data", "PGDATA \"%s\" is a standby of system %" PRIu64 "; starting it as is, without a clone",
+                 cfg->pgdata, local);
+        if (pgconf_write_passfile(cfg, cfg->pgdata) < 0)
+            return -1;
+        break;
+    case REPLICA_RECLONE:
+        if (state == DATADIR_STANDBY)
+            log_warn("data", "PGDATA \"%s\" is a standby of system %" PRIu64 ", but the primary now runs system %" PRIu64 " (it was re-created): discarding this copy and cloning again",
+                     cfg->pgdata, local, primary);
+        else
+            log_warn("data", "PGDATA \"%s\" is %s; %s: wiping it and cloning again", cfg->pgdata,
+                     datadir_state_name(state),
+                     cfg->reseed == RESEED_FORCE ? "POSTGRES_RESEED=force" : "nothing in it is usable");
+        /* fall through */
+    case REPLICA_CLONE:
+        if (clone(cfg, action, env) < 0)
+            return -1;
+        break;
+    }
+    if (chmod(cfg->pgdata, 0700) < 0) {
+        log_error("data", "could not change mode of \"%s\" to 0700: %s", cfg->pgdata,
+                  strerror(errno));
+        return -1;
+    }
+    return 0;
+}
