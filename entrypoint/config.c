@@ -83,7 +83,7 @@ static int read_secret_file(const char *var, const char *path, char **out, char 
     }
     if (r < 0) {
         free(buf);
-        return fail(err, errlen, "%s: could not read file \"%s\": %s", var, path, strerror(saved));
+        return fail(err, errlen, "%s: could not read file \"%s\": %s; hint: check the file's mode and owner", var, path, strerror(saved));
     }
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         len--;
@@ -385,11 +385,11 @@ static int validate(struct config *cfg, char *const *envp, const char *hostname,
         return fail(err, errlen, "PGDATA=\"%s\" is not an absolute path; hint: set PGDATA to a path starting with /",
                     cfg->pgdata);
     if (!valid_identifier(cfg->superuser))
-        return fail(err, errlen, "POSTGRES_USER must be 1 to %d bytes long, without control characters", IDENT_MAX);
+        return fail(err, errlen, "POSTGRES_USER must be 1 to %d bytes long, without control characters; hint: choose a shorter plain name", IDENT_MAX);
     if (!valid_identifier(cfg->database))
-        return fail(err, errlen, "POSTGRES_DB must be 1 to %d bytes long, without control characters", IDENT_MAX);
+        return fail(err, errlen, "POSTGRES_DB must be 1 to %d bytes long, without control characters; hint: choose a shorter plain name", IDENT_MAX);
     if (!valid_identifier(cfg->repl_user) || strchr(cfg->repl_user, '"'))
-        return fail(err, errlen, "POSTGRES_REPLICATION_USER must be 1 to %d bytes long, without double quotes or control characters (it goes into pg_hba.conf)",
+        return fail(err, errlen, "POSTGRES_REPLICATION_USER must be 1 to %d bytes long, without double quotes or control characters; hint: choose a plain name (it goes into pg_hba.conf)",
                     IDENT_MAX);
     if (cfg->initdb_args) {
         struct words w;
