@@ -17,7 +17,8 @@
 /* PostgreSQL truncates identifiers at NAMEDATALEN - 1 bytes; refuse instead. */
 #define IDENT_MAX 63
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -39,9 +40,12 @@ const char *env_lookup(char *const *envp, const char *name)
 }
 
 static const char *const secret_names[] = {
-    "POSTGRES_PASSWORD",          "POSTGRES_REPLICATION_PASSWORD",
-    "POSTGRESQL_PASSWORD",        "POSTGRESQL_REPLICATION_PASSWORD",
-    "POSTGRESQL_POSTGRES_PASSWORD", "PGPASSWORD",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_REPLICATION_PASSWORD",
+    "POSTGRESQL_PASSWORD",
+    "POSTGRESQL_REPLICATION_PASSWORD",
+    "POSTGRESQL_POSTGRES_PASSWORD",
+    "PGPASSWORD",
 };
 
 bool env_is_secret(const char *entry)
@@ -56,13 +60,13 @@ bool env_is_secret(const char *entry)
 
 /* Reads a `_FILE` secret like the official image's `$(< file)`: the whole
  * file with trailing newlines removed. */
-static int read_secret_file(const char *var, const char *path, char **out, char *err,
-                            size_t errlen)
+static int read_secret_file(const char *var, const char *path, char **out, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "%s: could not open file \"%s\": %s; hint: point %s at a readable file",
-                    var, path, strerror(errno), var);
+        return fail(err, errlen,
+                    "%s: could not open file \"%s\": %s; hint: point %s at a readable file", var,
+                    path, strerror(errno), var);
 
     char *buf = malloc(SECRET_FILE_MAX + 1);
     size_t len = 0;
@@ -78,19 +82,24 @@ static int read_secret_file(const char *var, const char *path, char **out, char 
         return fail(err, errlen, "%s: out of memory", var);
     if (len > SECRET_FILE_MAX) {
         free(buf);
-        return fail(err, errlen, "%s: file \"%s\" is larger than %d bytes; hint: %s must name a file holding only the value",
+        return fail(err, errlen,
+                    "%s: file \"%s\" is larger than %d bytes; hint: %s must name a file holding "
+                    "only the value",
                     var, path, SECRET_FILE_MAX, var);
     }
     if (r < 0) {
         free(buf);
-        return fail(err, errlen, "%s: could not read file \"%s\": %s; hint: check the file's mode and owner", var, path, strerror(saved));
+        return fail(err, errlen,
+                    "%s: could not read file \"%s\": %s; hint: check the file's mode and owner",
+                    var, path, strerror(saved));
     }
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         len--;
     buf[len] = '\0';
     if (len == 0 || memchr(buf, '\0', len)) {
         free(buf);
-        return fail(err, errlen, "%s: file \"%s\" is empty or holds a NUL byte; hint: write the value into it",
+        return fail(err, errlen,
+                    "%s: file \"%s\" is empty or holds a NUL byte; hint: write the value into it",
                     var, path);
     }
     *out = buf;
@@ -130,7 +139,8 @@ static int get_var(char *const *envp, const char *name, const char *alias, bool 
     if (vals[0] && vals[1] && strcmp(vals[0], vals[1]) != 0) {
         free(vals[0]);
         free(vals[1]);
-        return fail(err, errlen, "%s and %s are both set, to different values; hint: keep only one of them",
+        return fail(err, errlen,
+                    "%s and %s are both set, to different values; hint: keep only one of them",
                     name, alias);
     }
     *out = vals[0] ? vals[0] : vals[1];
@@ -146,8 +156,9 @@ static int parse_int(const char *var, const char *s, long min, long max, int *ou
     errno = 0;
     long v = strtol(s, &end, 10);
     if (!*s || *end || errno || v < min || v > max || isspace((unsigned char)*s))
-        return fail(err, errlen, "%s=\"%s\" is not valid; hint: set it to a whole number from %ld to %ld",
-                    var, s, min, max);
+        return fail(err, errlen,
+                    "%s=\"%s\" is not valid; hint: set it to a whole number from %ld to %ld", var,
+                    s, min, max);
     *out = (int)v;
     return 0;
 }
@@ -209,9 +220,9 @@ static bool valid_identifier(const char *s)
     return *s && strlen(s) <= IDENT_MAX;
 }
 
-static const char *const auth_methods[] = {"trust", "reject", "scram-sha-256", "md5", "password",
-                                           "gss", "sspi", "ident", "peer", "pam", "ldap",
-                                           "radius", "cert"};
+static const char *const auth_methods[] = {"trust", "reject", "scram-sha-256", "md5",  "password",
+                                           "gss",   "sspi",   "ident",         "peer", "pam",
+                                           "ldap",  "radius", "cert"};
 
 static bool valid_auth_method(const char *s)
 {
@@ -226,7 +237,9 @@ static int role_from_ordinal(const char *hostname, enum role *role, char *err, s
 {
     const char *dash = hostname ? strrchr(hostname, '-') : NULL;
     if (!dash || !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1))
-        return fail(err, errlen, "POSTGRES_ROLE=auto needs a host name ending in -ORDINAL (like pg-0), but it is \"%s\"; hint: set POSTGRES_ROLE to primary or replica",
+        return fail(err, errlen,
+                    "POSTGRES_ROLE=auto needs a host name ending in -ORDINAL (like pg-0), but it "
+                    "is \"%s\"; hint: set POSTGRES_ROLE to primary or replica",
                     hostname ? hostname : "");
     *role = strtol(dash + 1, NULL, 10) == 0 ? ROLE_PRIMARY : ROLE_REPLICA;
     return 0;
@@ -248,13 +261,16 @@ static int load_role(struct config *cfg, char *const *envp, const char *hostname
         else if (strcmp(mode, "slave") == 0)
             bitnami = "replica";
         else {
-            fail(err, errlen, "POSTGRESQL_REPLICATION_MODE=\"%s\" is not valid; hint: use master or slave",
+            fail(err, errlen,
+                 "POSTGRESQL_REPLICATION_MODE=\"%s\" is not valid; hint: use master or slave",
                  mode);
             goto out;
         }
     }
     if (role && bitnami && strcmp(role, bitnami) != 0) {
-        fail(err, errlen, "POSTGRES_ROLE=\"%s\" and POSTGRESQL_REPLICATION_MODE=\"%s\" disagree; hint: keep only one of them",
+        fail(err, errlen,
+             "POSTGRES_ROLE=\"%s\" and POSTGRESQL_REPLICATION_MODE=\"%s\" disagree; hint: keep "
+             "only one of them",
              role, mode);
         goto out;
     }
@@ -269,7 +285,8 @@ static int load_role(struct config *cfg, char *const *envp, const char *hostname
         if (role_from_ordinal(hostname, &cfg->role, err, errlen) < 0)
             goto out;
     } else {
-        fail(err, errlen, "POSTGRES_ROLE=\"%s\" is not valid; hint: use primary, replica or auto", r);
+        fail(err, errlen, "POSTGRES_ROLE=\"%s\" is not valid; hint: use primary, replica or auto",
+             r);
         goto out;
     }
     rc = 0;
@@ -329,24 +346,24 @@ static int load_numbers(struct config *cfg, char *const *envp, char *err, size_t
 
     cfg->primary_port = 5432;
     cfg->max_wal_senders = 10;
-    if (get_var(envp, "POSTGRES_PRIMARY_PORT", "POSTGRESQL_MASTER_PORT_NUMBER", false, &port,
-                err, errlen) < 0 ||
+    if (get_var(envp, "POSTGRES_PRIMARY_PORT", "POSTGRESQL_MASTER_PORT_NUMBER", false, &port, err,
+                errlen) < 0 ||
         get_var(envp, "POSTGRES_MAX_WAL_SENDERS", NULL, false, &senders, err, errlen) < 0 ||
-        get_var(envp, "POSTGRES_SYNCHRONOUS_REPLICAS", "POSTGRESQL_NUM_SYNCHRONOUS_REPLICAS",
-                false, &sync, err, errlen) < 0 ||
+        get_var(envp, "POSTGRES_SYNCHRONOUS_REPLICAS", "POSTGRESQL_NUM_SYNCHRONOUS_REPLICAS", false,
+                &sync, err, errlen) < 0 ||
         get_var(envp, "POSTGRES_PRIMARY_WAIT_TIMEOUT", NULL, false, &timeout, err, errlen) < 0)
         goto out;
-    if (port && parse_int("POSTGRES_PRIMARY_PORT", port, 1, 65535, &cfg->primary_port, err,
-                          errlen) < 0)
+    if (port &&
+        parse_int("POSTGRES_PRIMARY_PORT", port, 1, 65535, &cfg->primary_port, err, errlen) < 0)
         goto out;
-    if (senders && parse_int("POSTGRES_MAX_WAL_SENDERS", senders, 1, 262143,
-                             &cfg->max_wal_senders, err, errlen) < 0)
+    if (senders && parse_int("POSTGRES_MAX_WAL_SENDERS", senders, 1, 262143, &cfg->max_wal_senders,
+                             err, errlen) < 0)
         goto out;
     if (sync && parse_int("POSTGRES_SYNCHRONOUS_REPLICAS", sync, 0, cfg->max_wal_senders,
                           &cfg->sync_replicas, err, errlen) < 0)
         goto out;
-    if (timeout && parse_int("POSTGRES_PRIMARY_WAIT_TIMEOUT", timeout, 0, 31536000, &t, err,
-                             errlen) < 0)
+    if (timeout &&
+        parse_int("POSTGRES_PRIMARY_WAIT_TIMEOUT", timeout, 0, 31536000, &t, err, errlen) < 0)
         goto out;
     cfg->wait_timeout_s = (unsigned)t;
     rc = 0;
@@ -369,8 +386,8 @@ static int load_reseed(struct config *cfg, char *const *envp, char *err, size_t 
     else if (strcmp(v, "force") == 0)
         cfg->reseed = RESEED_FORCE;
     else
-        return fail(err, errlen, "POSTGRES_RESEED=\"%s\" is not valid; hint: use auto, never or force",
-                    v);
+        return fail(err, errlen,
+                    "POSTGRES_RESEED=\"%s\" is not valid; hint: use auto, never or force", v);
     return 0;
 }
 
@@ -382,36 +399,56 @@ static int validate(struct config *cfg, char *const *envp, const char *hostname,
         return fail(err, errlen, "POSTGRES_LOG_FORMAT=\"%s\" is not valid; hint: use text or json",
                     fmt);
     if (cfg->pgdata[0] != '/')
-        return fail(err, errlen, "PGDATA=\"%s\" is not an absolute path; hint: set PGDATA to a path starting with /",
-                    cfg->pgdata);
+        return fail(
+            err, errlen,
+            "PGDATA=\"%s\" is not an absolute path; hint: set PGDATA to a path starting with /",
+            cfg->pgdata);
     if (!valid_identifier(cfg->superuser))
-        return fail(err, errlen, "POSTGRES_USER must be 1 to %d bytes long, without control characters; hint: choose a shorter plain name", IDENT_MAX);
+        return fail(err, errlen,
+                    "POSTGRES_USER must be 1 to %d bytes long, without control characters; hint: "
+                    "choose a shorter plain name",
+                    IDENT_MAX);
     if (!valid_identifier(cfg->database))
-        return fail(err, errlen, "POSTGRES_DB must be 1 to %d bytes long, without control characters; hint: choose a shorter plain name", IDENT_MAX);
+        return fail(err, errlen,
+                    "POSTGRES_DB must be 1 to %d bytes long, without control characters; hint: "
+                    "choose a shorter plain name",
+                    IDENT_MAX);
     if (!valid_identifier(cfg->repl_user) || strchr(cfg->repl_user, '"'))
-        return fail(err, errlen, "POSTGRES_REPLICATION_USER must be 1 to %d bytes long, without double quotes or control characters; hint: choose a plain name (it goes into pg_hba.conf)",
+        return fail(err, errlen,
+                    "POSTGRES_REPLICATION_USER must be 1 to %d bytes long, without double quotes "
+                    "or control characters; hint: choose a plain name (it goes into pg_hba.conf)",
                     IDENT_MAX);
     if (cfg->initdb_args) {
         struct words w;
         char why[64];
         if (words_split(cfg->initdb_args, &w, why, sizeof(why)) < 0)
-            return fail(err, errlen, "POSTGRES_INITDB_ARGS cannot be split into words: %s; hint: close every quote, as in a shell command line",
+            return fail(err, errlen,
+                        "POSTGRES_INITDB_ARGS cannot be split into words: %s; hint: close every "
+                        "quote, as in a shell command line",
                         why);
         words_free(&w);
     }
     if (cfg->host_auth_method && !valid_auth_method(cfg->host_auth_method))
-        return fail(err, errlen, "POSTGRES_HOST_AUTH_METHOD=\"%s\" is not a pg_hba authentication method; hint: use scram-sha-256, md5, trust, ...",
+        return fail(err, errlen,
+                    "POSTGRES_HOST_AUTH_METHOD=\"%s\" is not a pg_hba authentication method; hint: "
+                    "use scram-sha-256, md5, trust, ...",
                     cfg->host_auth_method);
     if (!config_valid_size(cfg->wal_keep_size, false))
-        return fail(err, errlen, "POSTGRES_WAL_KEEP_SIZE=\"%s\" is not a size; hint: use a number with kB, MB, GB or TB, like 64MB",
+        return fail(err, errlen,
+                    "POSTGRES_WAL_KEEP_SIZE=\"%s\" is not a size; hint: use a number with kB, MB, "
+                    "GB or TB, like 64MB",
                     cfg->wal_keep_size);
     if (!config_valid_size(cfg->max_slot_wal_keep_size, true))
-        return fail(err, errlen, "POSTGRES_MAX_SLOT_WAL_KEEP_SIZE=\"%s\" is not a size; hint: use a number with kB, MB, GB or TB, like 1GB, or -1 for no limit",
+        return fail(err, errlen,
+                    "POSTGRES_MAX_SLOT_WAL_KEEP_SIZE=\"%s\" is not a size; hint: use a number with "
+                    "kB, MB, GB or TB, like 1GB, or -1 for no limit",
                     cfg->max_slot_wal_keep_size);
     for (const char *p = cfg->repl_allow;;) {
         size_t n = strcspn(p, ",");
         if (!valid_allow_item(p, n))
-            return fail(err, errlen, "POSTGRES_REPLICATION_ALLOW=\"%s\" has an invalid entry; hint: use a comma-separated list of all, samenet, host names or CIDRs like 10.0.0.0/8",
+            return fail(err, errlen,
+                        "POSTGRES_REPLICATION_ALLOW=\"%s\" has an invalid entry; hint: use a "
+                        "comma-separated list of all, samenet, host names or CIDRs like 10.0.0.0/8",
                         cfg->repl_allow);
         if (!p[n])
             break;
@@ -423,21 +460,30 @@ static int validate(struct config *cfg, char *const *envp, const char *hostname,
         cfg->slot = NULL;
     } else if (cfg->slot) {
         if (!config_valid_slot_name(cfg->slot))
-            return fail(err, errlen, "POSTGRES_REPLICATION_SLOT=\"%s\" is not a valid slot name; hint: use 1 to 63 lower-case letters, digits and underscores, or none",
+            return fail(err, errlen,
+                        "POSTGRES_REPLICATION_SLOT=\"%s\" is not a valid slot name; hint: use 1 to "
+                        "63 lower-case letters, digits and underscores, or none",
                         cfg->slot);
     } else if (cfg->role == ROLE_REPLICA) {
         char slot[IDENT_MAX + 1];
         if (!hostname || config_slot_from_hostname(hostname, slot, sizeof(slot)) < 0)
-            return fail(err, errlen, "cannot derive a replication slot name from the host name; hint: set POSTGRES_REPLICATION_SLOT");
+            return fail(err, errlen,
+                        "cannot derive a replication slot name from the host name; hint: set "
+                        "POSTGRES_REPLICATION_SLOT");
         cfg->slot = strdup(slot);
     }
 
     if (cfg->role == ROLE_REPLICA) {
         if (!cfg->primary_host || !*cfg->primary_host)
-            return fail(err, errlen, "POSTGRES_PRIMARY_HOST is not set; hint: a replica needs the primary's host name, e.g. POSTGRES_PRIMARY_HOST=primary");
+            return fail(err, errlen,
+                        "POSTGRES_PRIMARY_HOST is not set; hint: a replica needs the primary's "
+                        "host name, e.g. POSTGRES_PRIMARY_HOST=primary");
         if (!cfg->repl_password || !*cfg->repl_password)
-            return fail(err, errlen, "POSTGRES_REPLICATION_PASSWORD is not set; hint: a replica needs the password of POSTGRES_REPLICATION_USER (\"%s\"), the same as on the primary",
-                        cfg->repl_user);
+            return fail(
+                err, errlen,
+                "POSTGRES_REPLICATION_PASSWORD is not set; hint: a replica needs the password of "
+                "POSTGRES_REPLICATION_USER (\"%s\"), the same as on the primary",
+                cfg->repl_user);
     }
     return 0;
 }
@@ -462,11 +508,20 @@ const char *config_auth_method(const struct config *cfg)
 
 void config_free(struct config *cfg)
 {
-    char **strings[] = {&cfg->pgdata,          &cfg->superuser,        &cfg->superuser_password,
-                        &cfg->database,        &cfg->host_auth_method, &cfg->initdb_args,
-                        &cfg->initdb_waldir,   &cfg->primary_host,     &cfg->repl_user,
-                        &cfg->repl_password,   &cfg->slot,             &cfg->repl_allow,
-                        &cfg->wal_keep_size,   &cfg->max_slot_wal_keep_size};
+    char **strings[] = {&cfg->pgdata,
+                        &cfg->superuser,
+                        &cfg->superuser_password,
+                        &cfg->database,
+                        &cfg->host_auth_method,
+                        &cfg->initdb_args,
+                        &cfg->initdb_waldir,
+                        &cfg->primary_host,
+                        &cfg->repl_user,
+                        &cfg->repl_password,
+                        &cfg->slot,
+                        &cfg->repl_allow,
+                        &cfg->wal_keep_size,
+                        &cfg->max_slot_wal_keep_size};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         free(*strings[i]);
         *strings[i] = NULL;

@@ -126,8 +126,10 @@ int datadir_prepare(const struct config *cfg, const struct runas *who)
 
     if (!who->started_as_root) {
         if (mkdir(cfg->pgdata, 0700) < 0 && errno != EEXIST) {
-            log_error("directories", "could not create \"%s\": %s; hint: create it, owned by uid %u, or start as root",
-                      cfg->pgdata, strerror(errno), (unsigned)who->uid);
+            log_error(
+                "directories",
+                "could not create \"%s\": %s; hint: create it, owned by uid %u, or start as root",
+                cfg->pgdata, strerror(errno), (unsigned)who->uid);
             return -1;
         }
         if (stat(cfg->pgdata, &st) == 0 && st.st_uid == who->uid && (st.st_mode & 0777) != 0700 &&

@@ -33,15 +33,15 @@ enum datadir_state {
     DATADIR_EMPTY,
     DATADIR_CLONE_INTERRUPTED,
     DATADIR_STANDBY,
-    DATADIR_CLUSTER,       /* a cluster without standby.signal: a primary's data */
+    DATADIR_CLUSTER,        /* a cluster without standby.signal: a primary's data */
     DATADIR_CONTROL_BROKEN, /* PG_VERSION present, pg_control missing or corrupt */
     DATADIR_NOT_A_CLUSTER,
     DATADIR_NOT_A_DIRECTORY,
 };
 
 enum replica_action {
-    REPLICA_START,  /* start as is */
-    REPLICA_CLONE,  /* nothing to wipe */
+    REPLICA_START,   /* start as is */
+    REPLICA_CLONE,   /* nothing to wipe */
     REPLICA_RECLONE, /* wipe, then clone */
     REPLICA_REFUSE,
 };

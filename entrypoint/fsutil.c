@@ -254,20 +254,27 @@ static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *
 
     if (S_ISDIR(st->st_mode)) {
         if (st->st_dev != w->dev) {
-            log_error("wipe", "\"%s\" inside \"%s\" is another mount; refusing to cross it; hint: unmount it or mount it elsewhere",
+            log_error("wipe",
+                      "\"%s\" inside \"%s\" is another mount; refusing to cross it; hint: unmount "
+                      "it or mount it elsewhere",
                       name, w->top);
             return -1;
         }
         int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub < 0 || wipe_dirfd(sub, w) < 0) {
-            if (sub >= 0)
-                close(sub);
+        if (sub < 0) {
+            log_error("wipe", "could not open \"%s\" in \"%s\": %s", name, w->top, strerror(errno));
             return -1;
         }
+        int rc = wipe_dirfd(sub, w);
         close(sub);
-        return unlinkat(dirfd, name, AT_REMOVEDIR);
+        if (rc < 0)
+            return -1;
     }
-    return unlinkat(dirfd, name, 0);
+    if (unlinkat(dirfd, name, S_ISDIR(st->st_mode) ? AT_REMOVEDIR : 0) < 0) {
+        log_error("wipe", "could not remove \"%s\" in \"%s\": %s", name, w->top, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* A pg_wal symlink points at the cluster's WAL directory (initdb --waldir):
@@ -288,11 +295,9 @@ static int wipe_wal_target(int dirfd, const char *top)
         return 0; /* a dangling link: nothing to empty */
     }
     struct wipe w = {.dev = st.st_dev, .top = target};
+    log_info("wipe", "emptying \"%s\", the WAL directory of \"%s\"", target, top);
     int rc = wipe_dirfd(fd, &w);
     close(fd);
-    if (rc < 0)
-        log_error("wipe", "could not empty the WAL directory \"%s\" of \"%s\": %s", target, top,
-                  strerror(errno));
     return rc;
 }
 
@@ -310,11 +315,7 @@ static int wipe_top_entry(int dirfd, const char *name, const struct stat *st, vo
             return 0;
     if (S_ISLNK(st->st_mode) && strcmp(name, "pg_wal") == 0 && wipe_wal_target(dirfd, t->w.top) < 0)
         return -1;
-    if (wipe_entry(dirfd, name, st, &t->w) < 0) {
-        log_error("wipe", "could not remove \"%s/%s\": %s", t->w.top, name, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return wipe_entry(dirfd, name, st, &t->w);
 }
 
 int fs_wipe_contents(const char *dir, const char *const keep[])

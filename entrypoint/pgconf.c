@@ -117,7 +117,8 @@ static int write_hba(const struct config *cfg)
     size_t o = 0;
 
     if (pgconf_quote_hba_name(cfg->repl_user, user, sizeof(user)) < 0) {
-        log_error("configure", "POSTGRES_REPLICATION_USER cannot hold a double quote or control character");
+        log_error("configure",
+                  "POSTGRES_REPLICATION_USER cannot hold a double quote or control character");
         return -1;
     }
     o += (size_t)snprintf(text + o, sizeof(text) - o,
@@ -153,7 +154,8 @@ int pgconf_write_passfile(const struct config *cfg, const char *dir)
 
     if (pgconf_escape_pgpass(cfg->repl_user, user, sizeof(user)) < 0 ||
         pgconf_escape_pgpass(cfg->repl_password, pass, sizeof(pass)) < 0) {
-        log_error("configure", "POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER holds a line break or is too long");
+        log_error("configure", "POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER holds a "
+                               "line break or is too long");
         return -1;
     }
     int n = snprintf(line, sizeof(line), "*:*:*:%s:%s\n", user, pass);

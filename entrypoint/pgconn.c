@@ -52,9 +52,11 @@ const char *pgconn_failure_hint(enum conn_failure f)
 {
     switch (f) {
     case CONN_AUTH:
-        return "check that POSTGRES_REPLICATION_USER and POSTGRES_REPLICATION_PASSWORD match the primary's";
+        return "check that POSTGRES_REPLICATION_USER and POSTGRES_REPLICATION_PASSWORD match the "
+               "primary's";
     case CONN_HBA:
-        return "the primary's pg_hba.conf has no \"host replication\" line for this replica; check POSTGRES_REPLICATION_ALLOW on the primary";
+        return "the primary's pg_hba.conf has no \"host replication\" line for this replica; check "
+               "POSTGRES_REPLICATION_ALLOW on the primary";
     case CONN_DNS:
         return "check POSTGRES_PRIMARY_HOST; the name does not resolve (yet)";
     case CONN_REFUSED:
@@ -83,10 +85,10 @@ PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, 
 {
     char port[16];
     snprintf(port, sizeof(port), "%d", cfg->primary_port);
-    const char *keys[] = {"host",        "port",     "user", "password", "dbname",
-                          "replication", "application_name", NULL};
-    const char *vals[] = {cfg->primary_host, port, cfg->repl_user, cfg->repl_password,
-                          "replication", "true", "pg-entrypoint", NULL};
+    const char *keys[] = {
+        "host", "port", "user", "password", "dbname", "replication", "application_name", NULL};
+    const char *vals[] = {cfg->primary_host, port,   cfg->repl_user,  cfg->repl_password,
+                          "replication",     "true", "pg-entrypoint", NULL};
 
     PGconn *conn = PQconnectStartParams(keys, vals, 0);
     if (!conn) {
@@ -98,8 +100,8 @@ PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, 
     while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
            st != PGRES_POLLING_FAILED) {
         int left = (int)((deadline - mono_now()) * 1000);
-        int r = left > 0 ? proc_wait_readable(PQsocket(conn), left, st == PGRES_POLLING_WRITING)
-                         : 0;
+        int r =
+            left > 0 ? proc_wait_readable(PQsocket(conn), left, st == PGRES_POLLING_WRITING) : 0;
         if (r < 0) {
             snprintf(why, whylen, "stopped by signal %d", proc_stop_signal());
             PQfinish(conn);
@@ -138,14 +140,17 @@ PGconn *pgconn_wait_for_primary(const struct config *cfg)
             return NULL;
         enum conn_failure f = pgconn_classify_failure(why);
         if (pgconn_failure_is_final(f)) {
-            log_error("wait", "the primary at %s:%d refused the replication connection as \"%s\": %s; hint: %s",
-                      cfg->primary_host, cfg->primary_port, cfg->repl_user, why,
-                      pgconn_failure_hint(f));
+            log_error(
+                "wait",
+                "the primary at %s:%d refused the replication connection as \"%s\": %s; hint: %s",
+                cfg->primary_host, cfg->primary_port, cfg->repl_user, why, pgconn_failure_hint(f));
             return NULL;
         }
         double waited = mono_now() - start;
         if (cfg->wait_timeout_s && waited >= cfg->wait_timeout_s) {
-            log_error("wait", "gave up waiting for the primary at %s:%d after %.0f s (POSTGRES_PRIMARY_WAIT_TIMEOUT=%u): %s",
+            log_error("wait",
+                      "gave up waiting for the primary at %s:%d after %.0f s "
+                      "(POSTGRES_PRIMARY_WAIT_TIMEOUT=%u): %s",
                       cfg->primary_host, cfg->primary_port, waited, cfg->wait_timeout_s, why);
             return NULL;
         }
@@ -166,8 +171,7 @@ int pgconn_identify_system(PGconn *conn, uint64_t *sysid)
     PGresult *res = PQexec(conn, "IDENTIFY_SYSTEM");
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 1) {
-        log_error("identify", "IDENTIFY_SYSTEM failed on the primary: %s",
-                  PQerrorMessage(conn));
+        log_error("identify", "IDENTIFY_SYSTEM failed on the primary: %s", PQerrorMessage(conn));
         PQclear(res);
         return -1;
     }

@@ -10,12 +10,12 @@
 #include <stdint.h>
 
 enum conn_failure {
-    CONN_DNS,        /* the host name does not resolve */
-    CONN_REFUSED,    /* nothing listens (yet) */
-    CONN_TIMEOUT,    /* no answer in time */
-    CONN_STARTING,   /* the server is starting or shutting down */
-    CONN_AUTH,       /* wrong password or user */
-    CONN_HBA,        /* no pg_hba.conf entry */
+    CONN_DNS,      /* the host name does not resolve */
+    CONN_REFUSED,  /* nothing listens (yet) */
+    CONN_TIMEOUT,  /* no answer in time */
+    CONN_STARTING, /* the server is starting or shutting down */
+    CONN_AUTH,     /* wrong password or user */
+    CONN_HBA,      /* no pg_hba.conf entry */
     CONN_OTHER,
 };
 

@@ -23,7 +23,9 @@ int privs_resolve(struct runas *who)
     errno = 0;
     struct passwd *pw = getpwnam(RUN_AS_USER);
     if (!pw) {
-        log_error("privileges", "could not find user \"%s\" in /etc/passwd%s%s; hint: the image must have a postgres user",
+        log_error("privileges",
+                  "could not find user \"%s\" in /etc/passwd%s%s; hint: the image must have a "
+                  "postgres user",
                   RUN_AS_USER, errno ? ": " : "", errno ? strerror(errno) : "");
         return -1;
     }
@@ -61,7 +63,8 @@ int privs_drop(const struct runas *who)
     if (!who->started_as_root)
         return 0;
     if (getgrouplist(who->name, who->gid, groups, &n) < 0) {
-        log_warn("privileges", "user \"%s\" is in more than %zu groups; keeping only its primary group",
+        log_warn("privileges",
+                 "user \"%s\" is in more than %zu groups; keeping only its primary group",
                  who->name, sizeof(groups) / sizeof(groups[0]));
         groups[0] = who->gid;
         n = 1;

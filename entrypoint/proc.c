@@ -68,8 +68,7 @@ static void redirect(int from, int to)
         dup2(from, to);
 }
 
-int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_io *io,
-               pid_t *pid)
+int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_io *io, pid_t *pid)
 {
     sigset_t all, old;
 

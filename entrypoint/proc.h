@@ -30,8 +30,7 @@ struct spawn_io {
 
 /* Starts argv[0] (searched in PATH) with envp. Signals received while it
  * runs are forwarded to it. */
-int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_io *io,
-               pid_t *pid);
+int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_io *io, pid_t *pid);
 
 /* Waits for pid, reaping any other child (orphans reparented to PID 1) on
  * the way. Returns 0 and the wait status. */

@@ -39,7 +39,9 @@ static uint64_t probe_primary_sysid(const struct config *cfg)
     PGconn *conn = pgconn_replication(cfg, PROBE_TIMEOUT_MS, why, sizeof(why));
 
     if (!conn) {
-        log_info("data", "could not ask the primary at %s:%d for its system identifier (%s); starting the standby as is",
+        log_info("data",
+                 "could not ask the primary at %s:%d for its system identifier (%s); starting the "
+                 "standby as is",
                  cfg->primary_host, cfg->primary_port, why);
         return 0;
     }
@@ -49,18 +51,27 @@ static uint64_t probe_primary_sysid(const struct config *cfg)
     return sysid;
 }
 
-static void explain_refusal(const struct config *cfg, enum datadir_state state,
-                            uint64_t local, uint64_t primary)
+static void explain_refusal(const struct config *cfg, enum datadir_state state, uint64_t local,
+                            uint64_t primary)
 {
     if (state == DATADIR_STANDBY)
-        log_error("data", "PGDATA \"%s\" is a standby of system %" PRIu64 ", but the primary runs system %" PRIu64 " and POSTGRES_RESEED=never; hint: set POSTGRES_RESEED=auto to re-clone it",
+        log_error("data",
+                  "PGDATA \"%s\" is a standby of system %" PRIu64
+                  ", but the primary runs system %" PRIu64
+                  " and POSTGRES_RESEED=never; hint: set POSTGRES_RESEED=auto to re-clone it",
                   cfg->pgdata, local, primary);
     else if (state == DATADIR_CLUSTER)
-        log_error("data", "PGDATA \"%s\" holds a cluster that is not a standby (a primary's data, or a promoted replica); refusing to overwrite it; hint: start it as a primary, or set POSTGRES_RESEED=force to discard it and clone the primary",
+        log_error("data",
+                  "PGDATA \"%s\" holds a cluster that is not a standby (a primary's data, or a "
+                  "promoted replica); refusing to overwrite it; hint: start it as a primary, or "
+                  "set POSTGRES_RESEED=force to discard it and clone the primary",
                   cfg->pgdata);
     else
-        log_error("data", "PGDATA \"%s\" is %s; refusing to touch it; hint: point PGDATA at an empty directory, or set POSTGRES_RESEED=force to discard its contents and clone the primary",
-                  cfg->pgdata, datadir_state_name(state));
+        log_error(
+            "data",
+            "PGDATA \"%s\" is %s; refusing to touch it; hint: point PGDATA at an empty directory, "
+            "or set POSTGRES_RESEED=force to discard its contents and clone the primary",
+            cfg->pgdata, datadir_state_name(state));
 }
 
 static int write_temp_passfile(const struct config *cfg, char *dir, size_t dirlen, char *path,
@@ -116,9 +127,23 @@ static int run_basebackup(const struct config *cfg, const char *target, char *co
     snprintf(pfenv, sizeof(pfenv), "PGPASSFILE=%s", passfile);
     const char *extra[] = {pfenv, NULL};
     char **child_env = proc_clean_env(env, extra);
-    const char *argv[] = {"pg_basebackup", "-D", target, "-h", cfg->primary_host, "-p", port,
-                          "-U", cfg->repl_user, "-w", "-X", "stream", "--checkpoint=fast",
-                          "-P", cfg->slot ? "-S" : NULL, cfg->slot, NULL};
+    const char *argv[] = {"pg_basebackup",
+                          "-D",
+                          target,
+                          "-h",
+                          cfg->primary_host,
+                          "-p",
+                          port,
+                          "-U",
+                          cfg->repl_user,
+                          "-w",
+                          "-X",
+                          "stream",
+                          "--checkpoint=fast",
+                          "-P",
+                          cfg->slot ? "-S" : NULL,
+                          cfg->slot,
+                          NULL};
 
     if (!child_env || pipe2(out, O_CLOEXEC) < 0)
         goto out;
@@ -240,19 +265,25 @@ int replica_run(const struct config *cfg, const struct datadir_facts *facts, cha
         explain_refusal(cfg, state, local, primary);
         return -1;
     case REPLICA_START:
-        log_info("data", "PGDATA \"%s\" is a standby of system %" PRIu64 "; starting it as is, without a clone",
+        log_info("data",
+                 "PGDATA \"%s\" is a standby of system %" PRIu64
+                 "; starting it as is, without a clone",
                  cfg->pgdata, local);
         if (pgconf_write_passfile(cfg, cfg->pgdata) < 0)
             return -1;
         break;
     case REPLICA_RECLONE:
         if (state == DATADIR_STANDBY)
-            log_warn("data", "PGDATA \"%s\" is a standby of system %" PRIu64 ", but the primary now runs system %" PRIu64 " (it was re-created): discarding this copy and cloning again",
+            log_warn("data",
+                     "PGDATA \"%s\" is a standby of system %" PRIu64
+                     ", but the primary now runs system %" PRIu64
+                     " (it was re-created): discarding this copy and cloning again",
                      cfg->pgdata, local, primary);
         else
             log_warn("data", "PGDATA \"%s\" is %s; %s: wiping it and cloning again", cfg->pgdata,
                      datadir_state_name(state),
-                     cfg->reseed == RESEED_FORCE ? "POSTGRES_RESEED=force" : "nothing in it is usable");
+                     cfg->reseed == RESEED_FORCE ? "POSTGRES_RESEED=force"
+                                                 : "nothing in it is usable");
         /* fall through */
     case REPLICA_CLONE:
         if (clone(cfg, action, env) < 0)

@@ -76,7 +76,7 @@ static void test_role_auto(void)
 static void test_bitnami_aliases(void)
 {
     struct config cfg;
-    char *env[] = {"POSTGRESQL_REPLICATION_MODE=slave", "POSTGRESQL_MASTER_HOST=master",
+    char *env[] = {"POSTGRESQL_REPLICATION_MODE=slave",  "POSTGRESQL_MASTER_HOST=master",
                    "POSTGRESQL_MASTER_PORT_NUMBER=5433", "POSTGRESQL_REPLICATION_USER=rep",
                    "POSTGRESQL_REPLICATION_PASSWORD=pw", NULL};
 
@@ -144,7 +144,8 @@ static void test_invalid_values(void)
         {"POSTGRES_LOG_FORMAT=xml", "POSTGRES_LOG_FORMAT"},
         {"PGDATA=relative/path", "PGDATA"},
         {"POSTGRESQL_REPLICATION_MODE=leader", "POSTGRESQL_REPLICATION_MODE"},
-        {"POSTGRES_USER=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "POSTGRES_USER"},
+        {"POSTGRES_USER=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         "POSTGRES_USER"},
         {"POSTGRES_DB=a\nb", "POSTGRES_DB"},
         {"POSTGRES_REPLICATION_USER=a\"b", "POSTGRES_REPLICATION_USER"},
     };

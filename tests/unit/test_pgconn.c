@@ -13,10 +13,10 @@ int main(void)
     } cases[] = {
         {"could not translate host name \"primary\" to address: Name or service not known",
          CONN_DNS},
-        {"connection to server at \"10.0.0.2\", port 5432 failed: Connection refused", CONN_REFUSED},
+        {"connection to server at \"10.0.0.2\", port 5432 failed: Connection refused",
+         CONN_REFUSED},
         {"FATAL:  password authentication failed for user \"replicator\"", CONN_AUTH},
-        {"FATAL:  no pg_hba.conf entry for replication connection from host \"1.2.3.4\"",
-         CONN_HBA},
+        {"FATAL:  no pg_hba.conf entry for replication connection from host \"1.2.3.4\"", CONN_HBA},
         {"FATAL:  the database system is starting up", CONN_STARTING},
         {"timeout expired after 3000 ms", CONN_TIMEOUT},
         {"something new", CONN_OTHER},
