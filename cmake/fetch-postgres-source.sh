@@ -20,7 +20,7 @@ command -v apt-get >/dev/null 2>&1 || die "apt-get not found; set PG_SOURCE to a
 mkdir -p "$1"
 OUTDIR=$(cd "$1" && pwd)
 
-tmp_list= tmp_sources= work=
+tmp_list='' tmp_sources='' work=''
 cleanup() { rm -rf "$tmp_list" "$tmp_sources" ${work:+"$work" "$work.log"}; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -29,7 +29,7 @@ trap 'exit 130' INT TERM
 # with a matching SHA256; fails otherwise.
 verified_tarball() {
     dir=$1
-    for dsc in "$dir"/${PKG}_*.dsc; do
+    for dsc in "$dir/${PKG}"_*.dsc; do
         [ -f "$dsc" ] || continue
         # Checksums-Sha256 lines: " <sha256> <size> <file>"
         awk '/^Checksums-Sha256:/ { on = 1; next }
@@ -57,10 +57,13 @@ if tarball=$(verified_tarball "$OUTDIR" 2>/dev/null); then
     exit 0
 fi
 
+# (the single-quoted $(...) below are apt's format fields, not the shell's)
+# shellcheck disable=SC2016
 has_deb_src() {
     apt-get indextargets --format '$(IDENTIFIER)' 2>/dev/null | grep -qx Sources
 }
 
+# shellcheck disable=SC2016
 sources_downloaded() {
     apt-get indextargets --format '$(FILENAME)' 'Identifier: Sources' 2>/dev/null |
     while read -r f; do
@@ -164,6 +167,6 @@ fi
 tarball=$(verified_tarball "$work") || die "no $PKG .orig tarball matching the SHA256 in its .dsc was downloaded"
 
 # Keep the .dsc next to the tarball so later runs can re-verify the cache.
-mv -f "$work"/${PKG}_*.dsc "$OUTDIR"/
+mv -f "$work/${PKG}"_*.dsc "$OUTDIR"/
 mv -f "$tarball" "$OUTDIR"/
 verified_tarball "$OUTDIR" || die "verification of the cached tarball in $OUTDIR failed"

@@ -36,8 +36,8 @@ static const char usage_text[] =
  * `postgres --help` and any other command run as they are. */
 static bool starts_server(const char *const *args)
 {
-    static const char *const info_flags[] = {"--help", "-?", "--version", "-V",
-                                             "--describe-config", "-C", NULL};
+    static const char *const info_flags[] = {"--help", "-?", "--version", "-V", "--describe-config",
+                                             "-C",     NULL};
 
     if (strcmp(args[0], "postgres") != 0)
         return false;

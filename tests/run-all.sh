@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what is missing on a
+# Debian bookworm machine (as root), builds the static binary and a
+# sanitizer build, and runs the three tiers:
+#   unit         C tests of entrypoint/                 (static and ASan+UBSan builds)
+#   integration  the binary against real PostgreSQL 15  (static and ASan+UBSan builds)
+#   e2e          the images under a real Docker engine  (docker compose)
+# A tier is skipped only when asked: PGEP_SKIP_E2E=1, PGEP_SKIP_INTEGRATION=1,
+# PGEP_SKIP_SANITIZERS=1; the last lines then say so.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+summary=()
+skipped=()
+failed=0
+dockerd_pid=""
+
+say() { printf '\n== %s\n' "$*"; }
+
+install_packages() {
+    local pkgs=(build-essential cmake pkg-config file libssl-dev libpq-dev dpkg-dev
+                postgresql-15 postgresql-client-15 iproute2 util-linux procps)
+    [ "${PGEP_SKIP_E2E:-0}" = 1 ] || pkgs+=(docker.io docker-compose debootstrap)
+    local missing=()
+    for p in "${pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing packages: ${missing[*]}; run as root or: apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    say "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || { echo "apt-get install failed" >&2; exit 1; }
+}
+
+start_docker() {
+    docker info >/dev/null 2>&1 && return 0
+    say "starting dockerd"
+    dockerd >/tmp/pgep-dockerd.log 2>&1 &
+    dockerd_pid=$!
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    echo "dockerd did not start; see /tmp/pgep-dockerd.log" >&2
+    tail -20 /tmp/pgep-dockerd.log >&2
+    return 1
+}
+
+stop_docker() {
+    if [ -n "$dockerd_pid" ]; then
+        kill "$dockerd_pid" 2>/dev/null
+        wait "$dockerd_pid" 2>/dev/null
+    fi
+}
+trap stop_docker EXIT
+
+# Runs one CTest label in a build dir and records "name: N passed, N failed".
+run_tier() {
+    local name=$1 dir=$2 label=$3 log
+    log=$(mktemp)
+    say "$name"
+    (cd "$dir" && ctest -L "^${label}\$" --output-on-failure --timeout 600) 2>&1 | tee "$log"
+    local line total nfail nskip
+    line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+    total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+    nfail=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")
+    nskip=$(grep -c '(Skipped)' "$log")
+    if [ -z "$line" ]; then
+        total=0 nfail=1
+    fi
+    local npass=$((total - nfail - nskip))
+    [ "$nfail" -eq 0 ] && [ "$total" -gt 0 ] || failed=1
+    summary+=("$(printf '%s: %d passed, %d failed' "$name" "$npass" "$nfail")$([ "$nskip" -gt 0 ] && printf ', %d skipped' "$nskip")")
+    rm -f "$log"
+}
+
+configure_build() {
+    local dir=$1 log; shift
+    log=$(mktemp)
+    say "building $dir"
+    if ! { cmake -S . -B "$dir" "$@" && cmake --build "$dir" -j"$jobs"; } >"$log" 2>&1; then
+        cat "$log"
+        echo "build in $dir failed" >&2
+        exit 1
+    fi
+    grep -iE 'warning' "$log" || true
+    rm -f "$log"
+}
+
+install_packages
+configure_build build -DCMAKE_BUILD_TYPE=Release
+file build/pg-entrypoint | grep -q 'statically linked' || { echo "build/pg-entrypoint is not static" >&2; exit 1; }
+
+run_tier unit build unit
+if [ "${PGEP_SKIP_INTEGRATION:-0}" = 1 ]; then
+    skipped+=("integration (PGEP_SKIP_INTEGRATION=1)")
+else
+    run_tier integration build integration
+fi
+
+if [ "${PGEP_SKIP_SANITIZERS:-0}" = 1 ]; then
+    skipped+=("sanitizer builds (PGEP_SKIP_SANITIZERS=1)")
+else
+    configure_build build-asan -DCMAKE_BUILD_TYPE=Debug -DPG_ENTRYPOINT_SANITIZE=ON
+    run_tier unit-asan build-asan unit
+    if [ "${PGEP_SKIP_INTEGRATION:-0}" != 1 ]; then
+        ASAN_OPTIONS=detect_leaks=0 run_tier integration-asan build-asan integration
+    fi
+fi
+
+if [ "${PGEP_SKIP_E2E:-0}" = 1 ]; then
+    skipped+=("e2e (PGEP_SKIP_E2E=1)")
+elif start_docker; then
+    run_tier e2e build e2e
+else
+    summary+=("e2e: 0 passed, 1 failed")
+    failed=1
+fi
+
+echo
+echo "== summary"
+for s in "${summary[@]}"; do echo "$s"; done
+for s in "${skipped[@]}"; do echo "SKIPPED: $s"; done
+exit $failed
