@@ -81,15 +81,9 @@ static void first_line(const char *msg, char *out, size_t len)
     snprintf(out, len, "%.*s", (int)n, msg);
 }
 
-PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, size_t whylen)
+PGconn *pgconn_open(const char *const *keys, const char *const *vals, int timeout_ms, char *why,
+                    size_t whylen)
 {
-    char port[16];
-    snprintf(port, sizeof(port), "%d", cfg->primary_port);
-    const char *keys[] = {
-        "host", "port", "user", "password", "dbname", "replication", "application_name", NULL};
-    const char *vals[] = {cfg->primary_host, port,   cfg->repl_user,  cfg->repl_password,
-                          "replication",     "true", "pg-entrypoint", NULL};
-
     PGconn *conn = PQconnectStartParams(keys, vals, 0);
     if (!conn) {
         snprintf(why, whylen, "out of memory");
@@ -120,6 +114,18 @@ PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, 
         return NULL;
     }
     return conn;
+}
+
+PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, size_t whylen)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", cfg->primary_port);
+    const char *keys[] = {
+        "host", "port", "user", "password", "dbname", "replication", "application_name", NULL};
+    const char *vals[] = {cfg->primary_host, port,   cfg->repl_user,  cfg->repl_password,
+                          "replication",     "true", "pg-entrypoint", NULL};
+
+    return pgconn_open(keys, vals, timeout_ms, why, whylen);
 }
 
 PGconn *pgconn_wait_for_primary(const struct config *cfg)

@@ -24,6 +24,11 @@ enum conn_failure pgconn_classify_failure(const char *message);
 bool pgconn_failure_is_final(enum conn_failure f);
 const char *pgconn_failure_hint(enum conn_failure f);
 
+/* Connects without blocking signals out: a stop signal or timeout_ms ends
+ * the attempt. Returns NULL with the reason in why. */
+PGconn *pgconn_open(const char *const *keys, const char *const *vals, int timeout_ms, char *why,
+                    size_t whylen);
+
 /* A replication connection to the primary, as the replication user.
  * Returns NULL with the reason in why (stopped by a signal: why says so). */
 PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, size_t whylen);

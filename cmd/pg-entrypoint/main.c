@@ -3,7 +3,9 @@
  * dispatches; every step lives in entrypoint/. */
 #include "config.h"
 #include "datadir.h"
+#include "health.h"
 #include "log.h"
+#include "plan.h"
 #include "primary.h"
 #include "privs.h"
 #include "proc.h"
@@ -18,12 +20,19 @@ extern char **environ;
 
 static const char usage_text[] =
     "Usage: pg-entrypoint [postgres [ARGS...]]\n"
+    "       pg-entrypoint health [--max-lag BYTES]\n"
+    "       pg-entrypoint plan\n"
     "       pg-entrypoint COMMAND [ARGS...]\n"
     "       pg-entrypoint --help | --version\n"
     "\n"
     "Prepares PostgreSQL's data directory from the environment, as a primary or\n"
     "a streaming replica, then executes postgres. Arguments that start with '-'\n"
     "are passed to postgres; any other command is executed as is.\n"
+    "\n"
+    "  health  exit 0 when the local server is a healthy primary (accepting\n"
+    "          connections, not in recovery) or replica (streaming)\n"
+    "  plan    print the role, the data directory's state and the steps a start\n"
+    "          would take; changes nothing\n"
     "\n"
     "Main variables: POSTGRES_ROLE (primary, replica, auto), POSTGRES_PASSWORD,\n"
     "POSTGRES_PRIMARY_HOST, POSTGRES_REPLICATION_USER, POSTGRES_REPLICATION_PASSWORD,\n"
@@ -127,6 +136,10 @@ int main(int argc, char **argv)
         printf("pg-entrypoint %s\n", PG_ENTRYPOINT_VERSION);
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "health") == 0)
+        return health_main(argc, argv, environ);
+    if (argc > 1 && strcmp(argv[1], "plan") == 0)
+        return argc == 2 ? plan_main(environ) : EXIT_USAGE;
     const char **args = server_args(argc, argv);
     if (!args)
         return EXIT_RUNTIME;

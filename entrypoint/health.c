@@ -1,0 +1,118 @@
+#include "health.h"
+
+#include "config.h"
+#include "pgconn.h"
+#include "proc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HEALTH_TIMEOUT_MS 3000
+
+static int unhealthy(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int unhealthy(const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("unhealthy: ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    return 1;
+}
+
+static int parse_max_lag(int argc, char **argv, long long *max_lag)
+{
+    *max_lag = -1;
+    for (int i = 2; i < argc; i++) {
+        char *end;
+        if (strcmp(argv[i], "--max-lag") == 0 && i + 1 < argc) {
+            errno = 0;
+            *max_lag = strtoll(argv[++i], &end, 10);
+            if (errno || *end || *max_lag < 0) {
+                fprintf(stderr, "health: --max-lag takes a number of bytes\n");
+                return -1;
+            }
+        } else {
+            fprintf(stderr, "usage: pg-entrypoint health [--max-lag BYTES]\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The local server, over the unix socket, as POSTGRES_USER (trust for local
+ * connections is initdb's default; a password, if any, comes from the
+ * environment, never from the command line). */
+static PGconn *connect_local(const struct config *cfg, char *const *envp, char *why, size_t len)
+{
+    const char *host = env_lookup(envp, "PGHOST");
+    const char *port = env_lookup(envp, "PGPORT");
+    const char *keys[] = {"host", "port", "user", "password", "dbname", "application_name", NULL};
+    const char *vals[] = {host && *host ? host : "/var/run/postgresql",
+                          port && *port ? port : "5432",
+                          cfg->superuser,
+                          cfg->superuser_password,
+                          "postgres",
+                          "pg-entrypoint health",
+                          NULL};
+
+    return pgconn_open(keys, vals, HEALTH_TIMEOUT_MS, why, len);
+}
+
+int health_main(int argc, char **argv, char **envp)
+{
+    struct config cfg;
+    char err[1024], host[256] = "";
+    long long max_lag;
+
+    if (parse_max_lag(argc, argv, &max_lag) < 0)
+        return EXIT_USAGE;
+    gethostname(host, sizeof(host) - 1);
+    const char *h = env_lookup(envp, "HOSTNAME");
+    if (config_load(&cfg, envp, h ? h : host, err, sizeof(err)) < 0)
+        return unhealthy("configuration error: %s", err);
+
+    PGconn *conn = connect_local(&cfg, envp, err, sizeof(err));
+    int rc;
+    if (!conn) {
+        rc = unhealthy("%s", err);
+        goto out;
+    }
+    PGresult *res =
+        PQexec(conn, "SELECT pg_is_in_recovery(), "
+                     "(SELECT status FROM pg_stat_wal_receiver), "
+                     "(SELECT pg_wal_lsn_diff(latest_end_lsn, pg_last_wal_replay_lsn()) "
+                     "   FROM pg_stat_wal_receiver)");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        rc = unhealthy("query failed: %s", PQerrorMessage(conn));
+    } else {
+        bool recovery = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        const char *status = PQgetisnull(res, 0, 1) ? "not running" : PQgetvalue(res, 0, 1);
+        long long lag = PQgetisnull(res, 0, 2) ? 0 : atoll(PQgetvalue(res, 0, 2));
+        if (cfg.role == ROLE_PRIMARY && recovery)
+            rc = unhealthy("%s", "the primary is in recovery (still starting, or a standby)");
+        else if (cfg.role == ROLE_REPLICA && !recovery)
+            rc = unhealthy("%s", "the replica is not in recovery (was it promoted?)");
+        else if (cfg.role == ROLE_REPLICA && strcmp(status, "streaming") != 0)
+            rc = unhealthy("the WAL receiver is %s, not streaming", status);
+        else if (cfg.role == ROLE_REPLICA && max_lag >= 0 && lag > max_lag)
+            rc = unhealthy("replay lags %lld bytes behind the received WAL", lag);
+        else {
+            printf("healthy: %s\n", cfg.role == ROLE_PRIMARY ? "primary accepting connections"
+                                                             : "replica streaming");
+            rc = 0;
+        }
+    }
+    PQclear(res);
+    PQfinish(conn);
+out:
+    config_free(&cfg);
+    return rc;
+}
