@@ -27,20 +27,28 @@ static int unhealthy(const char *fmt, ...)
     return 1;
 }
 
-static int parse_max_lag(int argc, char **argv, long long *max_lag)
+struct health_opts {
+    long long max_lag; /* -1: any */
+    bool live_only;    /* --live: the server answers; its role is not checked */
+};
+
+static int parse_opts(int argc, char **argv, struct health_opts *o)
 {
-    *max_lag = -1;
+    o->max_lag = -1;
+    o->live_only = false;
     for (int i = 2; i < argc; i++) {
         char *end;
-        if (strcmp(argv[i], "--max-lag") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--live") == 0) {
+            o->live_only = true;
+        } else if (strcmp(argv[i], "--max-lag") == 0 && i + 1 < argc) {
             errno = 0;
-            *max_lag = strtoll(argv[++i], &end, 10);
-            if (errno || *end || *max_lag < 0) {
+            o->max_lag = strtoll(argv[++i], &end, 10);
+            if (errno || *end || o->max_lag < 0) {
                 fprintf(stderr, "health: --max-lag takes a number of bytes\n");
                 return -1;
             }
         } else {
-            fprintf(stderr, "usage: pg-entrypoint health [--max-lag BYTES]\n");
+            fprintf(stderr, "usage: pg-entrypoint health [--live] [--max-lag BYTES]\n");
             return -1;
         }
     }
@@ -70,9 +78,9 @@ int health_main(int argc, char **argv, char **envp)
 {
     struct config cfg;
     char err[1024], host[256] = "";
-    long long max_lag;
+    struct health_opts opts;
 
-    if (parse_max_lag(argc, argv, &max_lag) < 0)
+    if (parse_opts(argc, argv, &opts) < 0)
         return EXIT_USAGE;
     gethostname(host, sizeof(host) - 1);
     const char *h = env_lookup(envp, "HOSTNAME");
@@ -96,13 +104,17 @@ int health_main(int argc, char **argv, char **envp)
         bool recovery = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         const char *status = PQgetisnull(res, 0, 1) ? "not running" : PQgetvalue(res, 0, 1);
         long long lag = PQgetisnull(res, 0, 2) ? 0 : atoll(PQgetvalue(res, 0, 2));
-        if (cfg.role == ROLE_PRIMARY && recovery)
+        if (opts.live_only) {
+            printf("alive: the server answers (%s)\n",
+                   recovery ? "in recovery" : "not in recovery");
+            rc = 0;
+        } else if (cfg.role == ROLE_PRIMARY && recovery)
             rc = unhealthy("%s", "the primary is in recovery (still starting, or a standby)");
         else if (cfg.role == ROLE_REPLICA && !recovery)
             rc = unhealthy("%s", "the replica is not in recovery (was it promoted?)");
         else if (cfg.role == ROLE_REPLICA && strcmp(status, "streaming") != 0)
             rc = unhealthy("the WAL receiver is %s, not streaming", status);
-        else if (cfg.role == ROLE_REPLICA && max_lag >= 0 && lag > max_lag)
+        else if (cfg.role == ROLE_REPLICA && opts.max_lag >= 0 && lag > opts.max_lag)
             rc = unhealthy("replay lags %lld bytes behind the received WAL", lag);
         else {
             printf("healthy: %s\n", cfg.role == ROLE_PRIMARY ? "primary accepting connections"

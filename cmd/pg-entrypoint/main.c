@@ -20,7 +20,7 @@ extern char **environ;
 
 static const char usage_text[] =
     "Usage: pg-entrypoint [postgres [ARGS...]]\n"
-    "       pg-entrypoint health [--max-lag BYTES]\n"
+    "       pg-entrypoint health [--live] [--max-lag BYTES]\n"
     "       pg-entrypoint plan\n"
     "       pg-entrypoint COMMAND [ARGS...]\n"
     "       pg-entrypoint --help | --version\n"
