@@ -91,22 +91,30 @@ static int write_temp_passfile(const struct config *cfg, char *dir, size_t dirle
 }
 
 /* pg_basebackup -P prints "N/M kB (P%), ..." lines; report at most one a
- * second, and pass every other line through. */
-static void report_progress(char *line, double *last)
-{
-    char *pct = strstr(line, "%)");
-    char *kb = strstr(line, " kB (");
+ * second, with the rate since the previous report, and pass every other line
+ * through. */
+struct progress {
+    double started, last;
+    long long last_kb;
+    int last_pct;
+};
 
-    if (pct && kb) {
-        if (mono_now() - *last < 1.0)
+static void report_progress(char *line, struct progress *p)
+{
+    long long done_kb, total_kb;
+    int pct;
+
+    if (sscanf(line, " %lld/%lld kB (%d%%)", &done_kb, &total_kb, &pct) == 3) {
+        double now = mono_now();
+        /* the final 100% is always worth a line, once */
+        if (now - p->last < 1.0 && (pct < 100 || p->last_pct == 100))
             return;
-        *last = mono_now();
-        char *open = strrchr(kb, '(');
-        *pct = '\0';
-        *kb = '\0';
-        while (*line == ' ')
-            line++;
-        log_info("clone", "%s%% copied (%s kB)", open + 1, line);
+        double span = now - (p->last > 0 ? p->last : p->started);
+        double rate = span > 0 ? (double)(done_kb - p->last_kb) / 1024.0 / span : 0;
+        log_info("clone", "%d%% copied (%lld of %lld kB, %.1f MB/s)", pct, done_kb, total_kb, rate);
+        p->last = now;
+        p->last_kb = done_kb;
+        p->last_pct = pct;
     } else if (*line) {
         log_msg(strstr(line, "error") ? LOG_ERROR : LOG_INFO, "clone", "%s", line);
     }
@@ -154,7 +162,7 @@ static int run_basebackup(const struct config *cfg, const char *target, char *co
         goto out;
     }
     close(out[1]);
-    double last = 0;
+    struct progress progress = {.started = mono_now()};
     for (;;) {
         ssize_t r = read(out[0], buf + used, sizeof(buf) - 1 - used);
         if (r < 0 && errno == EINTR)
@@ -166,7 +174,7 @@ static int run_basebackup(const struct config *cfg, const char *target, char *co
         char *nl;
         while ((nl = strpbrk(buf, "\r\n")) != NULL) {
             *nl = '\0';
-            report_progress(buf, &last);
+            report_progress(buf, &progress);
             used -= (size_t)(nl + 1 - buf);
             memmove(buf, nl + 1, used + 1);
         }
