@@ -5,10 +5,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static bool has_file(const char *dir, const char *name, bool nonempty)
 {
@@ -156,4 +159,27 @@ int datadir_prepare(const struct config *cfg, const struct runas *who)
     if (fs_ensure_dir(SOCKET_DIR, 03775, who->uid, who->gid) < 0)
         return -1;
     return 0;
+}
+
+int datadir_lock(const char *pgdata)
+{
+    /* Deliberately without O_CLOEXEC: the postmaster inherits it. */
+    int fd = open(pgdata, O_RDONLY | O_DIRECTORY);
+
+    if (fd < 0) {
+        log_error("lock", "could not open \"%s\": %s", pgdata, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            log_error("lock",
+                      "PGDATA \"%s\" is in use by another pg-entrypoint or its postgres; refusing "
+                      "to touch it; hint: give every container its own volume",
+                      pgdata);
+        else
+            log_error("lock", "could not lock \"%s\": %s", pgdata, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }

@@ -108,6 +108,9 @@ static int run_entrypoint(const char *const *args)
         return rc;
     if (privs_resolve(&who) < 0 || datadir_prepare(&cfg, &who) < 0 || privs_drop(&who) < 0)
         return EXIT_RUNTIME;
+    int lock_fd = datadir_lock(cfg.pgdata);
+    if (lock_fd < 0)
+        return EXIT_RUNTIME;
 
     char **env = proc_clean_env(environ, NULL);
     if (!env)
@@ -120,7 +123,7 @@ static int run_entrypoint(const char *const *args)
 
     log_info("exec", "starting postgres");
     config_free(&cfg);
-    proc_exec(args, env, -1);
+    proc_exec(args, env, lock_fd);
     return EXIT_RUNTIME;
 }
 
