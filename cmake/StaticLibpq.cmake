@@ -161,7 +161,8 @@ set_target_properties(pgep_imported_pq PROPERTIES
     "pgep_imported_pgcommon_shlib;pgep_imported_pgport_shlib;OpenSSL::SSL;OpenSSL::Crypto;Threads::Threads;m")
 
 add_library(pgep_libpq INTERFACE)
-target_include_directories(pgep_libpq INTERFACE ${_pgep_pg_stage}/include)
+# SYSTEM: the project's -Werror warning set is not applied to PostgreSQL's headers
+target_include_directories(pgep_libpq SYSTEM INTERFACE ${_pgep_pg_stage}/include)
 target_link_libraries(pgep_libpq INTERFACE pgep_imported_pq)
 add_dependencies(pgep_libpq pgep_postgres_libpq)
 add_library(pgep::libpq ALIAS pgep_libpq)

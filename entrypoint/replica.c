@@ -204,8 +204,8 @@ static int check_backup(const char *dir)
     char path[PATH_MAX];
 
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, required[i]);
-        if (!fs_exists(path)) {
+        if (snprintf(path, sizeof(path), "%s/%s", dir, required[i]) >= (int)sizeof(path) ||
+            !fs_exists(path)) {
             log_error("clone", "the copy in \"%s\" has no %s; it is incomplete", dir, required[i]);
             return -1;
         }
