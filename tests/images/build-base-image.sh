@@ -93,6 +93,12 @@ if ! docker image inspect "$DEBIAN_IMAGE" >/dev/null 2>&1; then
                 "$security" "$SUITE"
         fi
     } >"$root/etc/apt/sources.list.d/debian.sources"
+    # The host's mirror may be a frozen snapshot whose Release files expire;
+    # apt in the image follows the host's own policy on that.
+    if apt-config dump 2>/dev/null | grep -q '^Acquire::Check-Valid-Until "false"'; then
+        printf 'Acquire::Check-Valid-Until "false";\n' \
+            >"$root/etc/apt/apt.conf.d/99pg-entrypoint-valid-until"
+    fi
     rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
         "$root"/var/cache/apt/archives/*.deb "$root"/var/log/* \
         "$root/etc/resolv.conf" "$root/etc/hostname" "$root/etc/hosts"
