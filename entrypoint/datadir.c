@@ -52,6 +52,7 @@ int datadir_inspect(const char *pgdata, struct datadir_facts *f)
     closedir(d);
 
     f->has_marker = has_file(pgdata, DATADIR_CLONE_MARKER, false);
+    f->has_init_marker = has_file(pgdata, DATADIR_INIT_MARKER, false);
     f->has_pg_version = has_file(pgdata, "PG_VERSION", true);
     f->has_standby_signal = has_file(pgdata, "standby.signal", false);
     f->has_recovery_signal = has_file(pgdata, "recovery.signal", false);
@@ -72,6 +73,8 @@ enum datadir_state datadir_classify(const struct datadir_facts *f)
         return DATADIR_EMPTY;
     if (!f->has_pg_version)
         return DATADIR_NOT_A_CLUSTER;
+    if (f->has_init_marker)
+        return DATADIR_INIT_INCOMPLETE;
     if (f->control != PG_CONTROL_OK)
         return DATADIR_CONTROL_BROKEN;
     if (f->has_standby_signal)
@@ -90,6 +93,8 @@ const char *datadir_state_name(enum datadir_state state)
         return "a standby";
     case DATADIR_CLUSTER:
         return "a cluster that is not a standby";
+    case DATADIR_INIT_INCOMPLETE:
+        return "a cluster whose initialisation did not finish";
     case DATADIR_CONTROL_BROKEN:
         return "a cluster whose global/pg_control is missing or corrupt";
     case DATADIR_NOT_A_CLUSTER:

@@ -17,10 +17,15 @@
  * lost+found and our marker) may not be. */
 #define DATADIR_CLONE_STAGING ".pg-entrypoint-clone"
 
+/* Written right after initdb, removed once initialisation (settings, roles,
+ * init scripts) is complete: a cluster that still has it was left half made. */
+#define DATADIR_INIT_MARKER ".pg-entrypoint-init-incomplete"
+
 struct datadir_facts {
     bool exists;
     bool is_dir;
     bool has_marker;
+    bool has_init_marker;
     bool has_pg_version;
     bool has_standby_signal;
     bool has_recovery_signal;
@@ -33,8 +38,9 @@ enum datadir_state {
     DATADIR_EMPTY,
     DATADIR_CLONE_INTERRUPTED,
     DATADIR_STANDBY,
-    DATADIR_CLUSTER,        /* a cluster without standby.signal: a primary's data */
-    DATADIR_CONTROL_BROKEN, /* PG_VERSION present, pg_control missing or corrupt */
+    DATADIR_CLUSTER,         /* a cluster without standby.signal: a primary's data */
+    DATADIR_INIT_INCOMPLETE, /* initialisation stopped half way (an init script failed) */
+    DATADIR_CONTROL_BROKEN,  /* PG_VERSION present, pg_control missing or corrupt */
     DATADIR_NOT_A_CLUSTER,
     DATADIR_NOT_A_DIRECTORY,
 };

@@ -1,5 +1,7 @@
 #include "primary.h"
 
+#include "fsutil.h"
+#include "initdb_d.h"
 #include "log.h"
 #include "pgconf.h"
 #include "pgconn.h"
@@ -8,11 +10,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+extern char **environ;
 
 int primary_check(const struct config *cfg, enum datadir_state state)
 {
@@ -22,6 +27,14 @@ int primary_check(const struct config *cfg, enum datadir_state state)
     case DATADIR_CLUSTER:
     case DATADIR_STANDBY:
         return 0;
+    case DATADIR_INIT_INCOMPLETE:
+        log_error("data",
+                  "the initialisation of PGDATA \"%s\" did not finish (an init script failed, or "
+                  "the first start was stopped); refusing to start a half-made cluster; hint: "
+                  "remove the data directory's contents (the volume) to initialise again, or "
+                  "delete %s/%s to start it as it is",
+                  cfg->pgdata, cfg->pgdata, DATADIR_INIT_MARKER);
+        return EXIT_RUNTIME;
     default:
         log_error("data",
                   "PGDATA \"%s\" is %s; refusing to initialise a primary there; hint: point PGDATA "
@@ -197,8 +210,48 @@ static int bootstrap(const struct config *cfg, char *const env[])
     return step_end(&s, rc);
 }
 
-int primary_run(const struct config *cfg, enum datadir_state state, char *const env[])
+/* What the official image gives init scripts: the resolved POSTGRES_*
+ * values (also those from _FILE and aliases), and PGPASSWORD. */
+static char **script_env(const struct config *cfg, char *const env[], char *extra[6])
 {
+    const char *pgpassword = env_lookup(environ, "PGPASSWORD");
+    int n = 0;
+
+    if (asprintf(&extra[n++], "PGDATA=%s", cfg->pgdata) < 0 ||
+        asprintf(&extra[n++], "POSTGRES_USER=%s", cfg->superuser) < 0 ||
+        asprintf(&extra[n++], "POSTGRES_DB=%s", cfg->database) < 0)
+        return NULL;
+    if (cfg->superuser_password &&
+        (asprintf(&extra[n++], "POSTGRES_PASSWORD=%s", cfg->superuser_password) < 0 ||
+         asprintf(&extra[n++], "PGPASSWORD=%s", pgpassword ? pgpassword : cfg->superuser_password) <
+             0))
+        return NULL;
+    extra[n] = NULL;
+    return proc_clean_env(env, (const char *const *)extra);
+}
+
+static int run_init_scripts(const struct config *cfg, const char *const *server_args,
+                            char *const env[])
+{
+    char *extra[6] = {0};
+
+    if (!initdb_d_pending(INITDB_D_DIR))
+        return 0;
+    char **senv = script_env(cfg, env, extra);
+    int rc = senv ? initdb_d_run(cfg, INITDB_D_DIR, server_args, env, senv) : -1;
+    free(senv);
+    for (int i = 0; extra[i]; i++) {
+        explicit_bzero(extra[i], strlen(extra[i]));
+        free(extra[i]);
+    }
+    return rc;
+}
+
+int primary_run(const struct config *cfg, enum datadir_state state, const char *const *server_args,
+                char *const env[])
+{
+    char marker[PATH_MAX];
+
     if (state != DATADIR_EMPTY) {
         log_info("data", "PGDATA \"%s\" holds a cluster; reusing it without initialisation",
                  cfg->pgdata);
@@ -206,9 +259,17 @@ int primary_run(const struct config *cfg, enum datadir_state state, char *const 
     }
     if (run_initdb(cfg, env) < 0)
         return -1;
+    snprintf(marker, sizeof(marker), "%s/%s", cfg->pgdata, DATADIR_INIT_MARKER);
+    if (fs_write_atomic(marker, "initialisation in progress\n", 27, 0600) < 0)
+        return -1;
     struct step s;
     step_begin(&s, "configure", "writing replication settings and pg_hba lines");
-    if (step_end(&s, pgconf_write_primary(cfg)) < 0)
+    if (step_end(&s, pgconf_write_primary(cfg)) < 0 || bootstrap(cfg, env) < 0 ||
+        run_init_scripts(cfg, server_args, env) < 0)
         return -1;
-    return bootstrap(cfg, env);
+    if (unlink(marker) < 0 || fs_fsync_path(cfg->pgdata) < 0) {
+        log_error("data", "could not remove \"%s\": %s", marker, strerror(errno));
+        return -1;
+    }
+    return 0;
 }

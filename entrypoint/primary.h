@@ -11,7 +11,10 @@
  * code to stop with (the error is logged). */
 int primary_check(const struct config *cfg, enum datadir_state state);
 
-/* Initialises an empty data directory; leaves an existing cluster alone. */
-int primary_run(const struct config *cfg, enum datadir_state state, char *const env[]);
+/* Initialises an empty data directory; leaves an existing cluster alone.
+ * server_args is the postgres command line (for init scripts' temporary
+ * server); env the children's environment, without secrets. */
+int primary_run(const struct config *cfg, enum datadir_state state, const char *const *server_args,
+                char *const env[]);
 
 #endif

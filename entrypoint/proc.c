@@ -111,25 +111,47 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
     return 0;
 }
 
-int proc_wait(pid_t pid, int *status)
+int proc_wait_all(const pid_t *pids, int *statuses, size_t n)
 {
-    for (;;) {
+    size_t left = n;
+
+    for (size_t i = 0; i < n; i++)
+        statuses[i] = -1;
+    while (left > 0) {
         int st;
         pid_t r = waitpid(-1, &st, 0);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            log_error("wait", "could not wait for process %d: %s", (int)pid, strerror(errno));
+            log_error("wait", "could not wait for process %d: %s", (int)pids[0], strerror(errno));
             child_pid = 0;
             return -1;
         }
-        if (r == pid) {
-            child_pid = 0;
-            *status = st;
-            return 0;
-        }
-        /* An orphan reparented to us (PID 1): reaped, nothing else to do. */
+        /* Not one of ours: an orphan reparented to us (PID 1), now reaped. */
+        for (size_t i = 0; i < n; i++)
+            if (pids[i] == r && statuses[i] == -1) {
+                statuses[i] = st;
+                left--;
+            }
     }
+    child_pid = 0;
+    return 0;
+}
+
+int proc_wait(pid_t pid, int *status)
+{
+    return proc_wait_all(&pid, status, 1);
+}
+
+int proc_check_status(const char *step, const char *what, int status)
+{
+    char why[96];
+
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    proc_describe_status(status, why, sizeof(why));
+    log_error(step, "%s %s", what, why);
+    return -1;
 }
 
 void proc_describe_status(int status, char *buf, size_t len)
@@ -151,12 +173,7 @@ int proc_run(const char *step, const char *const argv[], char *const envp[],
 
     if (proc_spawn(argv, envp, io, &pid) < 0 || proc_wait(pid, &status) < 0)
         return -1;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    char why[96];
-    proc_describe_status(status, why, sizeof(why));
-    log_error(step, "%s %s", argv[0], why);
-    return -1;
+    return proc_check_status(step, argv[0], status);
 }
 
 int proc_wait_readable(int fd, int timeout_ms, bool for_write)

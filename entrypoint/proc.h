@@ -36,6 +36,14 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
  * the way. Returns 0 and the wait status. */
 int proc_wait(pid_t pid, int *status);
 
+/* Waits until every one of pids has ended (statuses in the same order),
+ * reaping orphans on the way. */
+int proc_wait_all(const pid_t *pids, int *statuses, size_t n);
+
+/* 0 when status is a clean exit; else logs "<what> exited with status N"
+ * (or the signal) under step, and returns -1. */
+int proc_check_status(const char *step, const char *what, int status);
+
 /* spawn + wait; returns 0 only when the child exited 0. Logs a failure under
  * step, once. */
 int proc_run(const char *step, const char *const argv[], char *const envp[],

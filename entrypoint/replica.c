@@ -1,6 +1,7 @@
 #include "replica.h"
 
 #include "fsutil.h"
+#include "initdb_d.h"
 #include "log.h"
 #include "pgconf.h"
 #include "pgconn.h"
@@ -182,15 +183,8 @@ static int run_basebackup(const struct config *cfg, const char *target, char *co
             used = 0; /* an over-long line: drop it */
     }
     close(out[0]);
-    if (proc_wait(pid, &status) == 0) {
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-            rc = 0;
-        } else {
-            char why[96];
-            proc_describe_status(status, why, sizeof(why));
-            log_error("clone", "pg_basebackup %s", why);
-        }
-    }
+    if (proc_wait(pid, &status) == 0)
+        rc = proc_check_status("clone", "pg_basebackup", status);
 out:
     unlink(passfile);
     rmdir(tmpdir);
@@ -267,6 +261,11 @@ int replica_run(const struct config *cfg, const struct datadir_facts *facts, cha
     if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE)
         primary = probe_primary_sysid(cfg);
     enum replica_action action = datadir_replica_action(state, local, primary, cfg->reseed);
+    if (initdb_d_pending(INITDB_D_DIR))
+        log_info("initdb.d",
+                 "not running the scripts in %s: a replica's data comes from the primary, which "
+                 "ran them",
+                 INITDB_D_DIR);
 
     switch (action) {
     case REPLICA_REFUSE:
