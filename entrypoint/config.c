@@ -323,6 +323,8 @@ static int load_strings(struct config *cfg, char *const *envp, char *err, size_t
         {"POSTGRES_REPLICATION_ALLOW", NULL, false, &cfg->repl_allow},
         {"POSTGRES_WAL_KEEP_SIZE", NULL, false, &cfg->wal_keep_size},
         {"POSTGRES_MAX_SLOT_WAL_KEEP_SIZE", NULL, false, &cfg->max_slot_wal_keep_size},
+        /* Bitnami's only: there is no POSTGRES_ name for it */
+        {"POSTGRESQL_SYNCHRONOUS_COMMIT_MODE", NULL, false, &cfg->sync_commit},
     };
 
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
@@ -336,6 +338,7 @@ static int load_strings(struct config *cfg, char *const *envp, char *err, size_t
     cfg->repl_allow = or_default(cfg->repl_allow, "all");
     cfg->wal_keep_size = or_default(cfg->wal_keep_size, "64MB");
     cfg->max_slot_wal_keep_size = or_default(cfg->max_slot_wal_keep_size, "1GB");
+    cfg->sync_commit = or_default(cfg->sync_commit, "on");
     return 0;
 }
 
@@ -443,6 +446,16 @@ static int validate(struct config *cfg, char *const *envp, const char *hostname,
                     "POSTGRES_MAX_SLOT_WAL_KEEP_SIZE=\"%s\" is not a size; hint: use a number with "
                     "kB, MB, GB or TB, like 1GB, or -1 for no limit",
                     cfg->max_slot_wal_keep_size);
+    static const char *const commit_modes[] = {"on",    "remote_apply", "remote_write",
+                                               "local", "off",          NULL};
+    const char *const *m = commit_modes;
+    while (*m && strcmp(*m, cfg->sync_commit) != 0)
+        m++;
+    if (!*m)
+        return fail(err, errlen,
+                    "POSTGRESQL_SYNCHRONOUS_COMMIT_MODE=\"%s\" is not valid; hint: use on, "
+                    "remote_apply, remote_write, local or off",
+                    cfg->sync_commit);
     for (const char *p = cfg->repl_allow;;) {
         size_t n = strcspn(p, ",");
         if (!valid_allow_item(p, n))

@@ -27,6 +27,7 @@ struct config {
     char *slot;          /* NULL when POSTGRES_REPLICATION_SLOT=none */
     char *repl_allow;    /* comma-separated pg_hba address fields */
     int sync_replicas;
+    char *sync_commit; /* synchronous_commit when sync_replicas > 0 */
     char *wal_keep_size;
     char *max_slot_wal_keep_size;
     int max_wal_senders;

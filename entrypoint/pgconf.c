@@ -84,11 +84,14 @@ static int path_in(char *buf, size_t len, const char *dir, const char *name)
 
 static int write_settings(const struct config *cfg)
 {
-    char path[PATH_MAX], text[2048], sync[64] = "";
+    char path[PATH_MAX], text[2048], sync[128] = "";
 
+    /* The replicas' application_name is their slot name, but ANY n (*)
+     * counts any standby: a replica added later needs no change here. */
     if (cfg->sync_replicas > 0)
-        snprintf(sync, sizeof(sync), "synchronous_standby_names = 'ANY %d (*)'\n",
-                 cfg->sync_replicas);
+        snprintf(sync, sizeof(sync),
+                 "synchronous_standby_names = 'ANY %d (*)'\nsynchronous_commit = %s\n",
+                 cfg->sync_replicas, cfg->sync_commit);
     snprintf(text, sizeof(text),
              "# Written by pg-entrypoint when this cluster was initialised. Settings in\n"
              "# postgresql.auto.conf (ALTER SYSTEM) and on the command line win over these.\n"

@@ -42,6 +42,8 @@ static void test_defaults(void)
     CHECK(cfg.primary_port == 5432);
     CHECK(cfg.wait_timeout_s == 0);
     CHECK(cfg.reseed == RESEED_AUTO);
+    CHECK(cfg.sync_replicas == 0);
+    CHECK_STR(cfg.sync_commit, "on");
     CHECK_STR(config_auth_method(&cfg), "scram-sha-256");
     config_free(&cfg);
 }
@@ -144,6 +146,7 @@ static void test_invalid_values(void)
         {"POSTGRES_LOG_FORMAT=xml", "POSTGRES_LOG_FORMAT"},
         {"PGDATA=relative/path", "PGDATA"},
         {"POSTGRESQL_REPLICATION_MODE=leader", "POSTGRESQL_REPLICATION_MODE"},
+        {"POSTGRESQL_SYNCHRONOUS_COMMIT_MODE=maybe", "POSTGRESQL_SYNCHRONOUS_COMMIT_MODE"},
         {"POSTGRES_USER=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
          "POSTGRES_USER"},
         {"POSTGRES_DB=a\nb", "POSTGRES_DB"},
