@@ -247,16 +247,12 @@ static int run_init_scripts(const struct config *cfg, const char *const *server_
     return rc;
 }
 
-int primary_run(const struct config *cfg, enum datadir_state state, const char *const *server_args,
-                char *const env[])
+/* Everything between an empty directory and a complete cluster; the marker
+ * says it is under way until the end. */
+static int initialise(const struct config *cfg, const char *const *server_args, char *const env[])
 {
     char marker[PATH_MAX];
 
-    if (state != DATADIR_EMPTY) {
-        log_info("data", "PGDATA \"%s\" holds a cluster; reusing it without initialisation",
-                 cfg->pgdata);
-        return 0;
-    }
     if (run_initdb(cfg, env) < 0)
         return -1;
     snprintf(marker, sizeof(marker), "%s/%s", cfg->pgdata, DATADIR_INIT_MARKER);
@@ -272,4 +268,24 @@ int primary_run(const struct config *cfg, enum datadir_state state, const char *
         return -1;
     }
     return 0;
+}
+
+int primary_run(const struct config *cfg, const struct runas *who, enum datadir_state state,
+                const char *const *server_args, char *const env[])
+{
+    char *nss[4], nss_dir[64];
+
+    if (state != DATADIR_EMPTY) {
+        log_info("data", "PGDATA \"%s\" holds a cluster; reusing it without initialisation",
+                 cfg->pgdata);
+        return 0;
+    }
+    if (privs_nss_wrapper(who, nss, nss_dir, sizeof(nss_dir)) < 0)
+        return -1;
+    char **init_env = nss[0] ? proc_clean_env(env, (const char *const *)nss) : (char **)env;
+    int rc = init_env ? initialise(cfg, server_args, init_env) : -1;
+    if (init_env != env)
+        free(init_env);
+    privs_nss_wrapper_cleanup(nss, nss_dir);
+    return rc;
 }

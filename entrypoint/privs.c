@@ -3,9 +3,12 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -79,4 +82,89 @@ int privs_drop(const struct runas *who)
     log_info("privileges", "running as %s (uid %u, gid %u)", who->name, (unsigned)who->uid,
              (unsigned)who->gid);
     return 0;
+}
+
+static const char *const nss_wrapper_paths[] = {"/usr/lib/x86_64-linux-gnu/libnss_wrapper.so",
+                                                "/usr/lib/aarch64-linux-gnu/libnss_wrapper.so",
+                                                "/usr/lib/arm-linux-gnueabihf/libnss_wrapper.so",
+                                                "/usr/lib/i386-linux-gnu/libnss_wrapper.so",
+                                                "/usr/lib/libnss_wrapper.so",
+                                                "/usr/lib64/libnss_wrapper.so",
+                                                NULL};
+
+static int write_small(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+int privs_nss_wrapper(const struct runas *who, char *extra[4], char *dir, size_t dirlen)
+{
+    char path[PATH_MAX], line[256];
+    const char *lib = NULL;
+
+    memset(extra, 0, 4 * sizeof(char *));
+    dir[0] = '\0';
+    errno = 0;
+    if (who->started_as_root || getpwuid(who->uid))
+        return 0;
+    for (const char *const *p = nss_wrapper_paths; *p && !lib; p++)
+        if (access(*p, R_OK) == 0)
+            lib = *p;
+    if (!lib) {
+        log_error("privileges",
+                  "uid %u has no entry in /etc/passwd, and libnss_wrapper.so (which would lend it "
+                  "one) is not installed; hint: run as a user in /etc/passwd (postgres is uid 999 "
+                  "in the official image) or install libnss-wrapper",
+                  (unsigned)who->uid);
+        return -1;
+    }
+    snprintf(dir, dirlen, "/tmp/pg-entrypoint-nss.XXXXXX");
+    if (!mkdtemp(dir)) {
+        log_error("privileges", "could not create a temporary directory: %s", strerror(errno));
+        dir[0] = '\0';
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/passwd", dir);
+    snprintf(line, sizeof(line), "postgres:x:%u:%u:PostgreSQL:/var/lib/postgresql:/bin/false\n",
+             (unsigned)who->uid, (unsigned)who->gid);
+    int rc = write_small(path, line);
+    if (rc == 0 && asprintf(&extra[0], "NSS_WRAPPER_PASSWD=%s", path) < 0)
+        rc = -1;
+    snprintf(path, sizeof(path), "%s/group", dir);
+    snprintf(line, sizeof(line), "postgres:x:%u:\n", (unsigned)who->gid);
+    if (rc == 0 &&
+        (write_small(path, line) < 0 || asprintf(&extra[1], "NSS_WRAPPER_GROUP=%s", path) < 0 ||
+         asprintf(&extra[2], "LD_PRELOAD=%s", lib) < 0))
+        rc = -1;
+    if (rc < 0) {
+        log_error("privileges", "could not set up nss_wrapper in \"%s\"", dir);
+        privs_nss_wrapper_cleanup(extra, dir);
+        return -1;
+    }
+    log_info("privileges",
+             "uid %u has no passwd entry: initdb runs with nss_wrapper as \"postgres\"",
+             (unsigned)who->uid);
+    return 0;
+}
+
+void privs_nss_wrapper_cleanup(char *extra[4], const char *dir)
+{
+    char path[PATH_MAX];
+
+    for (int i = 0; i < 4; i++) {
+        free(extra[i]);
+        extra[i] = NULL;
+    }
+    if (!dir[0])
+        return;
+    snprintf(path, sizeof(path), "%s/passwd", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/group", dir);
+    unlink(path);
+    rmdir(dir);
 }

@@ -20,4 +20,13 @@ int privs_resolve(struct runas *who);
 /* Drops root for good when started as root; a no-op otherwise. */
 int privs_drop(const struct runas *who);
 
+/* A uid without a passwd entry (an arbitrary uid from `docker run --user`
+ * or Kubernetes) makes initdb and single-user postgres fail to name the
+ * current user. Like the official image, lend them one through nss_wrapper:
+ * fills extra with LD_PRELOAD and NSS_WRAPPER_* entries (NULL-terminated,
+ * at most 4) and dir with the temporary directory that holds the files;
+ * both stay empty when the uid has an entry. */
+int privs_nss_wrapper(const struct runas *who, char *extra[4], char *dir, size_t dirlen);
+void privs_nss_wrapper_cleanup(char *extra[4], const char *dir);
+
 #endif

@@ -20,7 +20,7 @@ dockerd_pid=""
 say() { printf '\n== %s\n' "$*"; }
 
 install_packages() {
-    local pkgs=(build-essential cmake pkg-config file libssl-dev libpq-dev dpkg-dev python3 python3-yaml
+    local pkgs=(build-essential cmake pkg-config file libssl-dev libpq-dev dpkg-dev python3 python3-yaml libnss-wrapper zstd xz-utils gzip
                 postgresql-15 postgresql-client-15 iproute2 util-linux procps)
     [ "${PGEP_SKIP_E2E:-0}" = 1 ] || pkgs+=(docker.io docker-compose debootstrap)
     local missing=()

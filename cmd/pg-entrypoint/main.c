@@ -115,7 +115,7 @@ static int run_entrypoint(const char *const *args)
     char **env = proc_clean_env(environ, NULL);
     if (!env)
         return EXIT_RUNTIME;
-    rc = cfg.role == ROLE_PRIMARY ? primary_run(&cfg, state, args, env)
+    rc = cfg.role == ROLE_PRIMARY ? primary_run(&cfg, &who, state, args, env)
                                   : replica_run(&cfg, &facts, env);
     if (proc_stop_signal())
         return 128 + proc_stop_signal();
