@@ -13,6 +13,56 @@
 #include <unistd.h>
 
 #define RUN_AS_USER "postgres"
+#define PASSWD_FILE "/etc/passwd"
+#define GROUP_FILE "/etc/group"
+
+/* Users and groups come from the files themselves, never through NSS: a
+ * static glibc that meets a module in nsswitch.conf (systemd, sss, ldap)
+ * dlopens it and can crash. The images this runs in keep their accounts in
+ * these files; a uid found nowhere gets nss_wrapper for initdb (below). */
+static bool passwd_find(const char *name, uid_t uid, struct passwd *out, char *buf, size_t len)
+{
+    FILE *f = fopen(PASSWD_FILE, "re");
+    struct passwd *pw;
+    bool found = false;
+
+    if (!f)
+        return false;
+    while (!found && (pw = fgetpwent(f)) != NULL) {
+        if (name ? strcmp(pw->pw_name, name) == 0 : pw->pw_uid == uid) {
+            *out = *pw;
+            snprintf(buf, len, "%s", pw->pw_name);
+            out->pw_name = buf;
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* The supplementary groups of user: its primary group, and every group of
+ * /etc/group that lists it as a member. */
+static int group_list(const char *user, gid_t primary, gid_t *groups, int max)
+{
+    FILE *f = fopen(GROUP_FILE, "re");
+    struct group *gr;
+    int n = 0;
+
+    groups[n++] = primary;
+    if (!f)
+        return n;
+    while ((gr = fgetgrent(f)) != NULL && n < max) {
+        if (gr->gr_gid == primary)
+            continue;
+        for (char **m = gr->gr_mem; m && *m; m++)
+            if (strcmp(*m, user) == 0) {
+                groups[n++] = gr->gr_gid;
+                break;
+            }
+    }
+    fclose(f);
+    return n;
+}
 
 int privs_resolve(struct runas *who)
 {
@@ -61,17 +111,10 @@ static int verify_dropped(const struct runas *who)
 int privs_drop(const struct runas *who)
 {
     gid_t groups[64];
-    int n = (int)(sizeof(groups) / sizeof(groups[0]));
 
     if (!who->started_as_root)
         return 0;
-    if (getgrouplist(who->name, who->gid, groups, &n) < 0) {
-        log_warn("privileges",
-                 "user \"%s\" is in more than %zu groups; keeping only its primary group",
-                 who->name, sizeof(groups) / sizeof(groups[0]));
-        groups[0] = who->gid;
-        n = 1;
-    }
+    int n = group_list(who->name, who->gid, groups, (int)(sizeof(groups) / sizeof(groups[0])));
     if (setgroups((size_t)n, groups) < 0 || setgid(who->gid) < 0 || setuid(who->uid) < 0) {
         log_error("privileges", "could not switch to user \"%s\" (uid %u, gid %u): %s", who->name,
                   (unsigned)who->uid, (unsigned)who->gid, strerror(errno));
@@ -107,10 +150,12 @@ int privs_nss_wrapper(const struct runas *who, char *extra[4], char *dir, size_t
     char path[PATH_MAX], line[256];
     const char *lib = NULL;
 
+    struct passwd pw;
+    char name[64];
+
     memset(extra, 0, 4 * sizeof(char *));
     dir[0] = '\0';
-    errno = 0;
-    if (who->started_as_root || getpwuid(who->uid))
+    if (who->started_as_root || passwd_find(NULL, who->uid, &pw, name, sizeof(name)))
         return 0;
     for (const char *const *p = nss_wrapper_paths; *p && !lib; p++)
         if (access(*p, R_OK) == 0)

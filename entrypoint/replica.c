@@ -20,16 +20,6 @@
 
 #define PROBE_TIMEOUT_MS 2000
 
-int replica_check(const struct config *cfg, enum datadir_state state)
-{
-    if (state == DATADIR_NOT_A_DIRECTORY) {
-        log_error("data", "PGDATA \"%s\" is not a directory; hint: point PGDATA at a directory",
-                  cfg->pgdata);
-        return EXIT_RUNTIME;
-    }
-    return 0;
-}
-
 /* On restart, ask the primary (once, briefly) which cluster it runs: a
  * standby of a cluster that no longer exists must be re-cloned. When the
  * primary cannot be reached, the standby starts as is and postgres retries. */
@@ -61,6 +51,9 @@ static void explain_refusal(const struct config *cfg, enum datadir_state state, 
                   ", but the primary runs system %" PRIu64
                   " and POSTGRES_RESEED=never; hint: set POSTGRES_RESEED=auto to re-clone it",
                   cfg->pgdata, local, primary);
+    else if (state == DATADIR_NOT_A_DIRECTORY)
+        log_error("data", "PGDATA \"%s\" is not a directory; hint: point PGDATA at a directory",
+                  cfg->pgdata);
     else if (state == DATADIR_CLUSTER)
         log_error("data",
                   "PGDATA \"%s\" holds a cluster that is not a standby (a primary's data, or a "
@@ -73,6 +66,17 @@ static void explain_refusal(const struct config *cfg, enum datadir_state state, 
             "PGDATA \"%s\" is %s; refusing to touch it; hint: point PGDATA at an empty directory, "
             "or set POSTGRES_RESEED=force to discard its contents and clone the primary",
             cfg->pgdata, datadir_state_name(state));
+}
+
+int replica_check(const struct config *cfg, enum datadir_state state)
+{
+    /* Every refusal that does not depend on the primary's answer happens
+     * here, before the directory is created, chowned or chmodded. */
+    if (datadir_replica_action(state, 0, 0, cfg->reseed) == REPLICA_REFUSE) {
+        explain_refusal(cfg, state, 0, 0);
+        return EXIT_RUNTIME;
+    }
+    return 0;
 }
 
 static int write_temp_passfile(const struct config *cfg, char *dir, size_t dirlen, char *path,

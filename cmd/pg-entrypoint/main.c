@@ -83,13 +83,24 @@ static void host_name(char *buf, size_t len)
         buf[0] = '\0';
 }
 
+/* Reports a stop before postgres was started: the exit code alone would
+ * leave `docker logs` ending on the last step's line. */
+static int stopped(void)
+{
+    int sig = proc_stop_signal();
+    log_info("stop", "stopped by signal %d (%s) before postgres started; exiting with %d", sig,
+             strsignal(sig), 128 + sig);
+    return 128 + sig;
+}
+
 static int run_entrypoint(const char *const *args)
 {
     struct config cfg;
     struct datadir_facts facts;
     struct runas who;
     char err[1024], hostname[256];
-    int rc;
+    char **env = NULL;
+    int rc, lock_fd = -1;
 
     host_name(hostname, sizeof(hostname));
     if (config_load(&cfg, environ, hostname, err, sizeof(err)) < 0) {
@@ -98,34 +109,39 @@ static int run_entrypoint(const char *const *args)
     }
     log_info("start", "pg-entrypoint %s, role %s, PGDATA \"%s\"", PG_ENTRYPOINT_VERSION,
              cfg.role == ROLE_PRIMARY ? "primary" : "replica", cfg.pgdata);
+    rc = EXIT_RUNTIME;
     if (datadir_inspect(cfg.pgdata, &facts) < 0)
-        return EXIT_RUNTIME;
+        goto out;
     enum datadir_state state = datadir_classify(&facts);
     log_info("data", "PGDATA \"%s\" is %s", cfg.pgdata, datadir_state_name(state));
 
+    /* Nothing is touched before these checks pass. */
     rc = cfg.role == ROLE_PRIMARY ? primary_check(&cfg, state) : replica_check(&cfg, state);
     if (rc != 0)
-        return rc;
-    if (privs_resolve(&who) < 0 || datadir_prepare(&cfg, &who) < 0 || privs_drop(&who) < 0)
-        return EXIT_RUNTIME;
-    int lock_fd = datadir_lock(cfg.pgdata);
-    if (lock_fd < 0)
-        return EXIT_RUNTIME;
+        goto out;
+    rc = EXIT_RUNTIME;
+    if (privs_resolve(&who) < 0 || datadir_prepare(&cfg, &who) < 0 || privs_drop(&who) < 0 ||
+        (lock_fd = datadir_lock(cfg.pgdata)) < 0 || !(env = proc_clean_env(environ, NULL)))
+        goto out;
 
-    char **env = proc_clean_env(environ, NULL);
-    if (!env)
-        return EXIT_RUNTIME;
-    rc = cfg.role == ROLE_PRIMARY ? primary_run(&cfg, &who, state, args, env)
-                                  : replica_run(&cfg, &facts, env);
-    if (proc_stop_signal())
-        return 128 + proc_stop_signal();
-    if (rc < 0)
-        return EXIT_RUNTIME;
+    int flow = cfg.role == ROLE_PRIMARY ? primary_run(&cfg, &who, state, args, env)
+                                        : replica_run(&cfg, &facts, env);
+    if (proc_stop_signal()) {
+        rc = stopped();
+        goto out;
+    }
+    if (flow < 0)
+        goto out;
 
     log_info("exec", "starting postgres");
     config_free(&cfg);
     proc_exec(args, env, lock_fd);
+    free(env);
     return EXIT_RUNTIME;
+out:
+    free(env);
+    config_free(&cfg);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -147,9 +163,7 @@ int main(int argc, char **argv)
     const char **args = server_args(argc, argv);
     if (!args)
         return EXIT_RUNTIME;
-    if (!starts_server(args)) {
-        proc_exec(args, environ, -1);
-        return EXIT_RUNTIME;
-    }
-    return run_entrypoint(args);
+    int rc = starts_server(args) ? run_entrypoint(args) : proc_exec(args, environ, -1);
+    free(args);
+    return rc < 0 ? EXIT_RUNTIME : rc;
 }
