@@ -205,6 +205,26 @@ int pgconf_write_standby(const struct config *cfg, const char *dir)
     return 0;
 }
 
+int pgconf_read_slot(const char *pgdata, char *slot, size_t len)
+{
+    char path[PATH_MAX], *text, *line, *save = NULL;
+
+    slot[0] = '\0';
+    if (path_in(path, sizeof(path), pgdata, "postgresql.auto.conf") < 0 ||
+        fs_read(path, 1 << 20, &text, NULL) < 0)
+        return -1;
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char value[128];
+        /* we write it as primary_slot_name = 'name', a name of [a-z0-9_] */
+        if (sscanf(line, " primary_slot_name = '%127[a-z0-9_]'", value) == 1)
+            snprintf(slot, len, "%s", value);
+        else if (strncmp(line, "primary_slot_name = ''", 22) == 0)
+            slot[0] = '\0';
+    }
+    free(text);
+    return 0;
+}
+
 uint32_t pgconf_crc32c(const unsigned char *buf, size_t len)
 {
     uint32_t crc = 0xFFFFFFFFu;

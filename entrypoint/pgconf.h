@@ -27,6 +27,10 @@ int pgconf_write_standby(const struct config *cfg, const char *dir);
  * changed POSTGRES_REPLICATION_PASSWORD takes effect on restart. */
 int pgconf_write_passfile(const struct config *cfg, const char *dir);
 
+/* The primary_slot_name a standby was set up with (the last one in
+ * postgresql.auto.conf); an empty string when there is none. */
+int pgconf_read_slot(const char *pgdata, char *slot, size_t len);
+
 /* 'value' for postgresql.conf: quotes doubled, backslashes escaped. */
 int pgconf_quote_setting(const char *in, char *out, size_t outlen);
 /* 'value' for a libpq connection string: \ and ' backslash-escaped. */

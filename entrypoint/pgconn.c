@@ -199,6 +199,7 @@ int pgconn_ensure_slot(PGconn *conn, const char *slot)
 
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         log_info("slot", "created physical replication slot \"%s\" on the primary", slot);
+        rc = 1;
     } else if (state && strcmp(state, "42710") == 0) {
         log_info("slot", "replication slot \"%s\" already exists on the primary; reusing it", slot);
     } else {

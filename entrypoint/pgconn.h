@@ -41,7 +41,8 @@ PGconn *pgconn_wait_for_primary(const struct config *cfg);
 /* IDENTIFY_SYSTEM: proves host, password and pg_hba; returns the system id. */
 int pgconn_identify_system(PGconn *conn, uint64_t *sysid);
 
-/* CREATE_REPLICATION_SLOT, treating "already exists" as success. */
+/* CREATE_REPLICATION_SLOT, treating "already exists" as success: returns 1
+ * when it created the slot, 0 when it existed, -1 on failure. */
 int pgconn_ensure_slot(PGconn *conn, const char *slot);
 
 /* A SCRAM-SHA-256 secret for password, computed here so that the password

@@ -21,12 +21,19 @@
 #define PROBE_TIMEOUT_MS 2000
 
 /* On restart, ask the primary (once, briefly) which cluster it runs: a
- * standby of a cluster that no longer exists must be re-cloned. When the
+ * standby of a cluster that no longer exists must be re-cloned. When it is
+ * the same cluster, make sure the slot is still there (a primary restored
+ * from a backup has lost it), or streaming would fail for ever. When the
  * primary cannot be reached, the standby starts as is and postgres retries. */
-static uint64_t probe_primary_sysid(const struct config *cfg)
+static uint64_t probe_primary(const struct config *cfg, uint64_t local)
 {
-    char why[512];
+    char why[512], slot[64];
     uint64_t sysid = 0;
+
+    /* The slot this standby streams from is the one in its own settings: a
+     * re-created container has a new host name, and so another derived one. */
+    if (pgconf_read_slot(cfg->pgdata, slot, sizeof(slot)) < 0)
+        slot[0] = '\0';
     PGconn *conn = pgconn_replication(cfg, PROBE_TIMEOUT_MS, why, sizeof(why));
 
     if (!conn) {
@@ -38,6 +45,12 @@ static uint64_t probe_primary_sysid(const struct config *cfg)
     }
     if (pgconn_identify_system(conn, &sysid) < 0)
         sysid = 0;
+    if (sysid == local && slot[0] && pgconn_ensure_slot(conn, slot) == 1)
+        log_warn("slot",
+                 "replication slot \"%s\" was missing on the primary and has been created again; "
+                 "if this replica then reports that requested WAL was already removed, start it "
+                 "once with POSTGRES_RESEED=force",
+                 slot);
     PQfinish(conn);
     return sysid;
 }
@@ -220,8 +233,8 @@ static int clone(const struct config *cfg, enum replica_action action, char *con
     if (!conn)
         return -1;
     int rc = pgconn_identify_system(conn, &sysid);
-    if (rc == 0 && cfg->slot)
-        rc = pgconn_ensure_slot(conn, cfg->slot);
+    if (rc == 0 && cfg->slot && pgconn_ensure_slot(conn, cfg->slot) < 0)
+        rc = -1;
     PQfinish(conn);
     if (rc < 0)
         return -1;
@@ -263,7 +276,7 @@ int replica_run(const struct config *cfg, const struct datadir_facts *facts, cha
     uint64_t local = facts->pg_control.system_identifier, primary = 0;
 
     if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE)
-        primary = probe_primary_sysid(cfg);
+        primary = probe_primary(cfg, local);
     enum replica_action action = datadir_replica_action(state, local, primary, cfg->reseed);
     if (initdb_d_pending(INITDB_D_DIR))
         log_info("initdb.d",
