@@ -239,6 +239,7 @@ int fs_read(const char *path, size_t max, char **data, size_t *len)
 struct wipe {
     dev_t dev;
     const char *top;
+    bool (*should_stop)(void);
 };
 
 static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *arg);
@@ -252,6 +253,10 @@ static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *
 {
     struct wipe *w = arg;
 
+    if (w->should_stop && w->should_stop()) {
+        log_info("wipe", "stopped before \"%s\" was empty", w->top);
+        return -1;
+    }
     if (S_ISDIR(st->st_mode)) {
         if (st->st_dev != w->dev) {
             log_error("wipe",
@@ -279,7 +284,7 @@ static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *
 
 /* A pg_wal symlink points at the cluster's WAL directory (initdb --waldir):
  * its contents go with the cluster, the directory itself stays. */
-static int wipe_wal_target(int dirfd, const char *top)
+static int wipe_wal_target(int dirfd, const struct wipe *top)
 {
     char target[PATH_MAX];
     ssize_t n = readlinkat(dirfd, "pg_wal", target, sizeof(target) - 1);
@@ -294,8 +299,8 @@ static int wipe_wal_target(int dirfd, const char *top)
             close(fd);
         return 0; /* a dangling link: nothing to empty */
     }
-    struct wipe w = {.dev = st.st_dev, .top = target};
-    log_info("wipe", "emptying \"%s\", the WAL directory of \"%s\"", target, top);
+    struct wipe w = {.dev = st.st_dev, .top = target, .should_stop = top->should_stop};
+    log_info("wipe", "emptying \"%s\", the WAL directory of \"%s\"", target, top->top);
     int rc = wipe_dirfd(fd, &w);
     close(fd);
     return rc;
@@ -313,12 +318,12 @@ static int wipe_top_entry(int dirfd, const char *name, const struct stat *st, vo
     for (const char *const *k = t->keep; k && *k; k++)
         if (strcmp(name, *k) == 0)
             return 0;
-    if (S_ISLNK(st->st_mode) && strcmp(name, "pg_wal") == 0 && wipe_wal_target(dirfd, t->w.top) < 0)
+    if (S_ISLNK(st->st_mode) && strcmp(name, "pg_wal") == 0 && wipe_wal_target(dirfd, &t->w) < 0)
         return -1;
     return wipe_entry(dirfd, name, st, &t->w);
 }
 
-int fs_wipe_contents(const char *dir, const char *const keep[])
+int fs_wipe_contents(const char *dir, const char *const keep[], bool (*should_stop)(void))
 {
     struct stat st;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -329,7 +334,8 @@ int fs_wipe_contents(const char *dir, const char *const keep[])
             close(fd);
         return -1;
     }
-    struct wipe_top t = {.w = {.dev = st.st_dev, .top = dir}, .keep = keep};
+    struct wipe_top t = {.w = {.dev = st.st_dev, .top = dir, .should_stop = should_stop},
+                         .keep = keep};
     int rc = for_each_entry(fd, wipe_top_entry, &t);
     if (rc == 0)
         rc = fsync(fd);

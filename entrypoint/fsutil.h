@@ -33,8 +33,10 @@ bool fs_exists(const char *path);
 /* Removes everything inside dir except the top-level names in keep
  * (NULL-terminated, may be NULL). Symlinks are removed, never followed,
  * except a top-level pg_wal symlink: the WAL directory it points to belongs
- * to the cluster and is emptied too. Refuses to enter another mount. */
-int fs_wipe_contents(const char *dir, const char *const keep[]);
+ * to the cluster and is emptied too. Refuses to enter another mount. Stops
+ * early (returning -1) once should_stop (may be NULL) returns true: a large
+ * wipe must not hold up `docker stop`. */
+int fs_wipe_contents(const char *dir, const char *const keep[], bool (*should_stop)(void));
 
 /* Moves every entry of src into dst (same file system) and removes src. */
 int fs_move_contents(const char *src, const char *dst);

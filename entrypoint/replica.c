@@ -92,6 +92,11 @@ int replica_check(const struct config *cfg, enum datadir_state state)
     return 0;
 }
 
+static bool stop_requested(void)
+{
+    return proc_stop_signal() != 0;
+}
+
 static int write_temp_passfile(const struct config *cfg, char *dir, size_t dirlen, char *path,
                                size_t pathlen)
 {
@@ -249,7 +254,7 @@ static int clone(const struct config *cfg, enum replica_action action, char *con
         static const char *const keep[] = {DATADIR_CLONE_MARKER, "lost+found", NULL};
         struct step w;
         step_begin(&w, "wipe", "removing the old contents of \"%s\"", cfg->pgdata);
-        if (step_end(&w, fs_wipe_contents(cfg->pgdata, keep)) < 0)
+        if (step_end(&w, fs_wipe_contents(cfg->pgdata, keep, stop_requested)) < 0)
             return -1;
     }
 

@@ -70,7 +70,7 @@ static void test_wipe(void)
     char data[512];
     snprintf(data, sizeof(data), "%s/data", root);
     const char *keep[] = {DATADIR_CLONE_MARKER, "lost+found", NULL};
-    CHECK(fs_wipe_contents(data, keep) == 0);
+    CHECK(fs_wipe_contents(data, keep, NULL) == 0);
 
     CHECK(there("data"));
     CHECK(there("data/lost+found/kept"));
@@ -98,9 +98,25 @@ static void test_wipe_stops_at_mounts(void)
         return;
     }
     put("mdata/sub/on-other-mount", "x");
-    CHECK(fs_wipe_contents(data, NULL) == -1);
+    CHECK(fs_wipe_contents(data, NULL, NULL) == -1);
     CHECK(there("mdata/sub/on-other-mount"));
     umount(mnt);
+}
+
+static bool always(void)
+{
+    return true;
+}
+
+static void test_wipe_stops_when_asked(void)
+{
+    char data[512];
+
+    dir_("sdata");
+    put("sdata/a", "x");
+    snprintf(data, sizeof(data), "%s/sdata", root);
+    CHECK(fs_wipe_contents(data, NULL, always) == -1);
+    CHECK(there("sdata/a"));
 }
 
 static void test_atomic_write_and_move(void)
@@ -162,6 +178,7 @@ int main(void)
     CHECK(mkdtemp(root) != NULL);
     test_wipe();
     test_wipe_stops_at_mounts();
+    test_wipe_stops_when_asked();
     test_atomic_write_and_move();
     test_inspect();
     char cmd[600];
