@@ -468,6 +468,7 @@ static int validate(struct config *cfg, char *const *envp, const char *hostname,
         p += n + 1;
     }
 
+    cfg->slot_explicit = cfg->slot != NULL;
     if (cfg->slot && strcmp(cfg->slot, "none") == 0) {
         free(cfg->slot);
         cfg->slot = NULL;

@@ -25,6 +25,7 @@ struct config {
     char *repl_user;
     char *repl_password; /* NULL when unset (allowed on a primary) */
     char *slot;          /* NULL when POSTGRES_REPLICATION_SLOT=none */
+    bool slot_explicit;  /* set by POSTGRES_REPLICATION_SLOT, not derived */
     char *repl_allow;    /* comma-separated pg_hba address fields */
     int sync_replicas;
     char *sync_commit; /* synchronous_commit when sync_replicas > 0 */

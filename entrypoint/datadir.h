@@ -72,4 +72,12 @@ int datadir_prepare(const struct config *cfg, const struct runas *who);
  * (A lock file inside PGDATA would make initdb refuse the directory.) */
 int datadir_lock(const char *pgdata);
 
+/* Bitnami's images keep the cluster in /bitnami/postgresql/data on a volume
+ * mounted at /bitnami/postgresql. True when Bitnami's variables are in use,
+ * PGDATA is not set and that volume is mounted: then PGDATA should be
+ * DATADIR_BITNAMI_PGDATA, so that an existing volume is picked up instead of
+ * a new, empty cluster starting next to it. */
+#define DATADIR_BITNAMI_PGDATA "/bitnami/postgresql/data"
+bool datadir_use_bitnami(char *const *envp);
+
 #endif

@@ -82,6 +82,21 @@ static int path_in(char *buf, size_t len, const char *dir, const char *name)
     return snprintf(buf, len, "%s/%s", dir, name) >= (int)len ? -1 : 0;
 }
 
+#define INCLUDE_LINE "include_if_exists = '" PGCONF_SETTINGS_FILE "'"
+
+bool pgconf_has_primary_settings(const char *pgdata)
+{
+    char path[PATH_MAX], *text;
+    bool found;
+
+    if (path_in(path, sizeof(path), pgdata, "postgresql.conf") < 0 ||
+        fs_read(path, 1 << 22, &text, NULL) < 0)
+        return false;
+    found = strstr(text, INCLUDE_LINE) != NULL;
+    free(text);
+    return found;
+}
+
 static int write_settings(const struct config *cfg)
 {
     char path[PATH_MAX], text[2048], sync[128] = "";
@@ -110,7 +125,7 @@ static int write_settings(const struct config *cfg)
         return -1;
     if (path_in(path, sizeof(path), cfg->pgdata, "postgresql.conf") < 0)
         return -1;
-    return fs_append(path, "\ninclude_if_exists = '" PGCONF_SETTINGS_FILE "'\n", 0600);
+    return fs_append(path, "\n" INCLUDE_LINE "\n", 0600);
 }
 
 static int write_hba(const struct config *cfg)
@@ -143,6 +158,10 @@ static int write_hba(const struct config *cfg)
     }
     if (path_in(path, sizeof(path), cfg->pgdata, "pg_hba.conf") < 0)
         return -1;
+    /* A cluster whose pg_hba.conf lived elsewhere (Bitnami keeps it outside
+     * the data directory) gets initdb's local line first. */
+    if (!fs_exists(path) && fs_append(path, "local all all trust\n", 0600) < 0)
+        return -1;
     return fs_append(path, text, 0600);
 }
 
@@ -170,10 +189,44 @@ int pgconf_write_passfile(const struct config *cfg, const char *dir)
     return rc;
 }
 
-int pgconf_write_standby(const struct config *cfg, const char *dir)
+#define STANDBY_COMMENT "# pg-entrypoint: this replica streams from its primary"
+
+/* postgresql.auto.conf without any earlier primary_conninfo or
+ * primary_slot_name (ours from a previous start, pg_basebackup -R's, a
+ * former image's), so that the settings appended after it are the only ones. */
+static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
+{
+    char *text = NULL, *line, *save = NULL;
+    size_t n = 0;
+
+    if (fs_exists(path) && fs_read(path, 1 << 20, &text, &n) < 0)
+        return -1;
+    char *kept = malloc(n + 1);
+    size_t o = 0;
+    if (!kept) {
+        free(text);
+        return -1;
+    }
+    for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
+        const char *p = line + strspn(line, " \t");
+        if (strncmp(p, "primary_conninfo", 16) == 0 || strncmp(p, "primary_slot_name", 17) == 0 ||
+            strcmp(line, STANDBY_COMMENT) == 0)
+            continue;
+        o += (size_t)sprintf(kept + o, "%s\n", line);
+    }
+    free(text);
+    *out = kept;
+    *len = o;
+    return 0;
+}
+
+int pgconf_write_standby(const struct config *cfg, const char *dir, const char *slot)
 {
     char path[PATH_MAX], passfile[PATH_MAX], host[512], user[256], pf[PATH_MAX + 8];
     char app[128] = "", conninfo[PATH_MAX * 2], q[PATH_MAX * 4 + 8], text[PATH_MAX * 4 + 256];
+    char *kept;
+    size_t kept_len;
 
     if (pgconf_write_passfile(cfg, dir) < 0)
         return -1;
@@ -182,25 +235,30 @@ int pgconf_write_standby(const struct config *cfg, const char *dir)
         pgconf_quote_conninfo(cfg->repl_user, user, sizeof(user)) < 0 ||
         pgconf_quote_conninfo(passfile, pf, sizeof(pf)) < 0)
         return -1;
-    if (cfg->slot)
-        snprintf(app, sizeof(app), " application_name=%s", cfg->slot);
+    /* application_name = the slot: what synchronous_standby_names can name */
+    if (slot)
+        snprintf(app, sizeof(app), " application_name=%s", slot);
     snprintf(conninfo, sizeof(conninfo), "host=%s port=%d user=%s passfile=%s%s", host,
              cfg->primary_port, user, pf, app);
     if (pgconf_quote_setting(conninfo, q, sizeof(q)) < 0)
         return -1;
-    int n = snprintf(text, sizeof(text),
-                     "\n# pg-entrypoint: this replica streams from its primary\n"
-                     "primary_conninfo = %s\n",
-                     q);
-    if (cfg->slot)
-        snprintf(text + n, sizeof(text) - (size_t)n, "primary_slot_name = '%s'\n", cfg->slot);
-    else
-        snprintf(text + n, sizeof(text) - (size_t)n, "primary_slot_name = ''\n");
+    snprintf(text, sizeof(text),
+             STANDBY_COMMENT "\nprimary_conninfo = %s\nprimary_slot_name = '%s'\n", q,
+             slot ? slot : "");
     if (path_in(path, sizeof(path), dir, "postgresql.auto.conf") < 0 ||
-        fs_append(path, text, 0600) < 0)
+        auto_conf_without_recovery(path, &kept, &kept_len) < 0)
         return -1;
-    if (path_in(path, sizeof(path), dir, "standby.signal") < 0 ||
-        fs_write_atomic(path, "", 0, 0600) < 0)
+    char *all = malloc(kept_len + strlen(text) + 1);
+    int rc = -1;
+    if (all) {
+        memcpy(all, kept, kept_len);
+        strcpy(all + kept_len, text);
+        rc = fs_write_atomic(path, all, strlen(all), 0600);
+    }
+    free(all);
+    free(kept);
+    if (rc < 0 || path_in(path, sizeof(path), dir, "standby.signal") < 0 ||
+        (!fs_exists(path) && fs_write_atomic(path, "", 0, 0600) < 0))
         return -1;
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,12 +20,16 @@
 /* Replication settings and pg_hba lines, written before the first start. */
 int pgconf_write_primary(const struct config *cfg);
 
-/* standby.signal, primary_conninfo and primary_slot_name, and the password
- * file, in dir (the freshly cloned data directory). */
-int pgconf_write_standby(const struct config *cfg, const char *dir);
+/* True when postgresql.conf already includes our settings file. */
+bool pgconf_has_primary_settings(const char *pgdata);
 
-/* (Re)writes the replica's password file from the current environment, so a
- * changed POSTGRES_REPLICATION_PASSWORD takes effect on restart. */
+/* standby.signal, primary_conninfo and primary_slot_name (slot may be NULL:
+ * none), and the password file, in dir. Earlier recovery settings in
+ * postgresql.auto.conf are replaced, so it can run on every start: a changed
+ * primary host, port, user or password takes effect. */
+int pgconf_write_standby(const struct config *cfg, const char *dir, const char *slot);
+
+/* Writes the replica's password file from the current environment. */
 int pgconf_write_passfile(const struct config *cfg, const char *dir);
 
 /* The primary_slot_name a standby was set up with (the last one in

@@ -132,11 +132,13 @@ static int append_sql(char *buf, size_t len, size_t *o, const char *fmt, ...)
     return 0;
 }
 
-/* The SQL for the replication role and the database, one statement a line
- * as single-user mode reads it. */
-static int bootstrap_sql(const struct config *cfg, char *sql, size_t len)
+/* The SQL for the replication role and (fresh clusters only) the database,
+ * one statement a line as single-user mode reads it. The role is created
+ * only if missing, so that adopting an existing cluster (whose init scripts
+ * may have made it) leaves a role that is there alone. */
+static int bootstrap_sql(const struct config *cfg, bool fresh, char *sql, size_t len)
 {
-    char ident[256], literal[512];
+    char ident[256], name[256], literal[512], body[1536], quoted_body[3200];
     size_t o = 0;
 
     if (cfg->repl_password) {
@@ -144,13 +146,19 @@ static int bootstrap_sql(const struct config *cfg, char *sql, size_t len)
         if (!secret)
             return -1;
         int bad = pgconf_quote_ident(cfg->repl_user, ident, sizeof(ident)) < 0 ||
+                  pgconf_quote_literal(cfg->repl_user, name, sizeof(name)) < 0 ||
                   pgconf_quote_literal(secret, literal, sizeof(literal)) < 0;
         PQfreemem(secret);
-        if (bad || append_sql(sql, len, &o, "CREATE ROLE %s WITH REPLICATION LOGIN PASSWORD %s;\n",
-                              ident, literal) < 0)
+        if (bad ||
+            snprintf(body, sizeof(body),
+                     "BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) THEN "
+                     "CREATE ROLE %s WITH REPLICATION LOGIN PASSWORD %s; END IF; END",
+                     name, ident, literal) >= (int)sizeof(body) ||
+            pgconf_quote_literal(body, quoted_body, sizeof(quoted_body)) < 0 ||
+            append_sql(sql, len, &o, "DO %s;\n", quoted_body) < 0)
             return -1;
     }
-    if (strcmp(cfg->database, "postgres") != 0) {
+    if (fresh && strcmp(cfg->database, "postgres") != 0) {
         if (pgconf_quote_ident(cfg->database, ident, sizeof(ident)) < 0 ||
             append_sql(sql, len, &o, "CREATE DATABASE %s;\n", ident) < 0)
             return -1;
@@ -185,14 +193,14 @@ static int run_single_user(const struct config *cfg, const char *sql, size_t len
     return rc;
 }
 
-static int bootstrap(const struct config *cfg, char *const env[])
+static int bootstrap(const struct config *cfg, bool fresh, char *const env[])
 {
-    char sql[4096];
+    char sql[8192];
 
     if (!cfg->repl_password)
         log_info("bootstrap", "POSTGRES_REPLICATION_PASSWORD is not set: no replication role is "
                               "created, and replicas cannot connect until one exists");
-    int len = bootstrap_sql(cfg, sql, sizeof(sql));
+    int len = bootstrap_sql(cfg, fresh, sql, sizeof(sql));
     if (len < 0) {
         log_error("bootstrap", "could not build the statements for role \"%s\" and database \"%s\"",
                   cfg->repl_user, cfg->database);
@@ -201,10 +209,10 @@ static int bootstrap(const struct config *cfg, char *const env[])
     if (len == 0)
         return 0;
     struct step s;
+    bool db = fresh && strcmp(cfg->database, "postgres") != 0;
     step_begin(&s, "bootstrap", "creating %s%s%s in single-user mode",
-               cfg->repl_password ? "the replication role" : "",
-               cfg->repl_password && strcmp(cfg->database, "postgres") != 0 ? " and " : "",
-               strcmp(cfg->database, "postgres") != 0 ? "the database" : "");
+               cfg->repl_password ? "the replication role (if missing)" : "",
+               cfg->repl_password && db ? " and " : "", db ? "the database" : "");
     int rc = run_single_user(cfg, sql, (size_t)len, env);
     explicit_bzero(sql, sizeof(sql));
     return step_end(&s, rc);
@@ -260,7 +268,7 @@ static int initialise(const struct config *cfg, const char *const *server_args, 
         return -1;
     struct step s;
     step_begin(&s, "configure", "writing replication settings and pg_hba lines");
-    if (step_end(&s, pgconf_write_primary(cfg)) < 0 || bootstrap(cfg, env) < 0 ||
+    if (step_end(&s, pgconf_write_primary(cfg)) < 0 || bootstrap(cfg, true, env) < 0 ||
         run_init_scripts(cfg, server_args, env) < 0)
         return -1;
     if (unlink(marker) < 0 || fs_fsync_path(cfg->pgdata) < 0) {
@@ -270,15 +278,36 @@ static int initialise(const struct config *cfg, const char *const *server_args, 
     return 0;
 }
 
+/* A cluster made by another entrypoint (the official image's, Bitnami's)
+ * has no replication settings, pg_hba lines or role of ours: add them once,
+ * so that replicas can follow it. Ours is recognised by the include line. */
+static int adopt(const struct config *cfg, char *const env[])
+{
+    if (pgconf_has_primary_settings(cfg->pgdata))
+        return 0;
+    struct step s;
+    step_begin(&s, "adopt",
+               "PGDATA \"%s\" was not made by pg-entrypoint: adding replication settings, "
+               "pg_hba lines and the replication role",
+               cfg->pgdata);
+    int rc = pgconf_write_primary(cfg) < 0 || bootstrap(cfg, false, env) < 0 ? -1 : 0;
+    return step_end(&s, rc);
+}
+
 int primary_run(const struct config *cfg, const struct runas *who, enum datadir_state state,
                 const char *const *server_args, char *const env[])
 {
     char *nss[4], nss_dir[64];
 
+    if (state == DATADIR_STANDBY) {
+        log_info("data", "PGDATA \"%s\" is a standby; starting it as is (it stays a standby)",
+                 cfg->pgdata);
+        return 0;
+    }
     if (state != DATADIR_EMPTY) {
         log_info("data", "PGDATA \"%s\" holds a cluster; reusing it without initialisation",
                  cfg->pgdata);
-        return 0;
+        return adopt(cfg, env);
     }
     if (privs_nss_wrapper(who, nss, nss_dir, sizeof(nss_dir)) < 0)
         return -1;

@@ -25,15 +25,10 @@
  * the same cluster, make sure the slot is still there (a primary restored
  * from a backup has lost it), or streaming would fail for ever. When the
  * primary cannot be reached, the standby starts as is and postgres retries. */
-static uint64_t probe_primary(const struct config *cfg, uint64_t local)
+static uint64_t probe_primary(const struct config *cfg, uint64_t local, const char *slot)
 {
-    char why[512], slot[64];
+    char why[512];
     uint64_t sysid = 0;
-
-    /* The slot this standby streams from is the one in its own settings: a
-     * re-created container has a new host name, and so another derived one. */
-    if (pgconf_read_slot(cfg->pgdata, slot, sizeof(slot)) < 0)
-        slot[0] = '\0';
     PGconn *conn = pgconn_replication(cfg, PROBE_TIMEOUT_MS, why, sizeof(why));
 
     if (!conn) {
@@ -45,7 +40,7 @@ static uint64_t probe_primary(const struct config *cfg, uint64_t local)
     }
     if (pgconn_identify_system(conn, &sysid) < 0)
         sysid = 0;
-    if (sysid == local && slot[0] && pgconn_ensure_slot(conn, slot) == 1)
+    if (sysid == local && slot && pgconn_ensure_slot(conn, slot) == 1)
         log_warn("slot",
                  "replication slot \"%s\" was missing on the primary and has been created again; "
                  "if this replica then reports that requested WAL was already removed, start it "
@@ -267,7 +262,7 @@ static int clone(const struct config *cfg, enum replica_action action, char *con
     if (rc == 0)
         rc = fs_move_contents(staging, cfg->pgdata);
     if (rc == 0)
-        rc = pgconf_write_standby(cfg, cfg->pgdata);
+        rc = pgconf_write_standby(cfg, cfg->pgdata, cfg->slot);
     if (rc == 0 && (unlink(marker) < 0 || fs_fsync_path(cfg->pgdata) < 0)) {
         log_error("clone", "could not remove \"%s\": %s", marker, strerror(errno));
         rc = -1;
@@ -275,13 +270,27 @@ static int clone(const struct config *cfg, enum replica_action action, char *con
     return step_end(&s, rc);
 }
 
+/* The slot a standby keeps streaming from: POSTGRES_REPLICATION_SLOT when
+ * set, else the one in its own settings (a re-created container has a new
+ * host name, and so another derived name), else the derived one. */
+static const char *standby_slot(const struct config *cfg, char *buf, size_t len)
+{
+    if (cfg->slot_explicit)
+        return cfg->slot;
+    if (pgconf_read_slot(cfg->pgdata, buf, len) == 0 && buf[0])
+        return buf;
+    return cfg->slot;
+}
+
 int replica_run(const struct config *cfg, const struct datadir_facts *facts, char *const env[])
 {
+    char slot_buf[64];
+    const char *slot = standby_slot(cfg, slot_buf, sizeof(slot_buf));
     enum datadir_state state = datadir_classify(facts);
     uint64_t local = facts->pg_control.system_identifier, primary = 0;
 
     if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE)
-        primary = probe_primary(cfg, local);
+        primary = probe_primary(cfg, local, slot);
     enum replica_action action = datadir_replica_action(state, local, primary, cfg->reseed);
     if (initdb_d_pending(INITDB_D_DIR))
         log_info("initdb.d",
@@ -298,7 +307,7 @@ int replica_run(const struct config *cfg, const struct datadir_facts *facts, cha
                  "PGDATA \"%s\" is a standby of system %" PRIu64
                  "; starting it as is, without a clone",
                  cfg->pgdata, local);
-        if (pgconf_write_passfile(cfg, cfg->pgdata) < 0)
+        if (pgconf_write_standby(cfg, cfg->pgdata, slot) < 0)
             return -1;
         break;
     case REPLICA_RECLONE:

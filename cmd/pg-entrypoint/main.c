@@ -93,18 +93,42 @@ static int stopped(void)
     return 128 + sig;
 }
 
+/* The environment the rest works from: ours, with PGDATA pointing at a
+ * Bitnami volume when one should be picked up (datadir.h). */
+static char **effective_environ(void)
+{
+    size_t n = 0;
+
+    if (!datadir_use_bitnami(environ))
+        return environ;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof(char *));
+    if (!env)
+        return NULL;
+    memcpy(env, environ, n * sizeof(char *));
+    env[n] = "PGDATA=" DATADIR_BITNAMI_PGDATA;
+    log_info("start",
+             "Bitnami's variables are set, PGDATA is not, and a volume is mounted at /bitnami: "
+             "using %s",
+             DATADIR_BITNAMI_PGDATA);
+    return env;
+}
+
 static int run_entrypoint(const char *const *args)
 {
     struct config cfg;
     struct datadir_facts facts;
     struct runas who;
-    char err[1024], hostname[256];
-    char **env = NULL;
+    char err[1024], hostname[256], pgdata_env[4200];
+    char **env = NULL, **base = effective_environ();
     int rc, lock_fd = -1;
 
     host_name(hostname, sizeof(hostname));
-    if (config_load(&cfg, environ, hostname, err, sizeof(err)) < 0) {
-        log_error("config", "%s", err);
+    if (!base || config_load(&cfg, base, hostname, err, sizeof(err)) < 0) {
+        log_error("config", "%s", base ? err : "out of memory");
+        if (base != environ)
+            free(base);
         return EXIT_CONFIG;
     }
     log_info("start", "pg-entrypoint %s, role %s, PGDATA \"%s\"", PG_ENTRYPOINT_VERSION,
@@ -121,7 +145,13 @@ static int run_entrypoint(const char *const *args)
         goto out;
     rc = EXIT_RUNTIME;
     if (privs_resolve(&who) < 0 || datadir_prepare(&cfg, &who) < 0 || privs_drop(&who) < 0 ||
-        (lock_fd = datadir_lock(cfg.pgdata)) < 0 || !(env = proc_clean_env(environ, NULL)))
+        (lock_fd = datadir_lock(cfg.pgdata)) < 0)
+        goto out;
+    /* postgres finds its data directory through PGDATA, also when only the
+     * default (or a Bitnami volume) gave it. */
+    snprintf(pgdata_env, sizeof(pgdata_env), "PGDATA=%s", cfg.pgdata);
+    const char *extra[] = {pgdata_env, NULL};
+    if (!(env = proc_clean_env(base, extra)))
         goto out;
 
     int flow = cfg.role == ROLE_PRIMARY ? primary_run(&cfg, &who, state, args, env)
@@ -136,11 +166,14 @@ static int run_entrypoint(const char *const *args)
     log_info("exec", "starting postgres");
     config_free(&cfg);
     proc_exec(args, env, lock_fd);
-    free(env);
-    return EXIT_RUNTIME;
+    rc = EXIT_RUNTIME;
+    goto cleanup;
 out:
-    free(env);
     config_free(&cfg);
+cleanup:
+    free(env);
+    if (base != environ)
+        free(base);
     return rc;
 }
 
