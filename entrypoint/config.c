@@ -535,7 +535,8 @@ void config_free(struct config *cfg)
                         &cfg->slot,
                         &cfg->repl_allow,
                         &cfg->wal_keep_size,
-                        &cfg->max_slot_wal_keep_size};
+                        &cfg->max_slot_wal_keep_size,
+                        &cfg->sync_commit};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         free(*strings[i]);
         *strings[i] = NULL;
