@@ -13,6 +13,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 summary=()
+timings=()
 skipped=()
 failed=0
 dockerd_pid=""
@@ -62,7 +63,7 @@ trap stop_docker EXIT
 
 # Runs one CTest label in a build dir and records "name: N passed, N failed".
 run_tier() {
-    local name=$1 dir=$2 label=$3 log
+    local name=$1 dir=$2 label=$3 log started=$SECONDS
     log=$(mktemp)
     say "$name"
     (cd "$dir" && ctest -L "^${label}\$" --output-on-failure --timeout 600) 2>&1 | tee "$log"
@@ -77,6 +78,7 @@ run_tier() {
     local npass=$((total - nfail - nskip))
     [ "$nfail" -eq 0 ] && [ "$total" -gt 0 ] || failed=1
     summary+=("$(printf '%s: %d passed, %d failed' "$name" "$npass" "$nfail")$([ "$nskip" -gt 0 ] && printf ', %d skipped' "$nskip")")
+    timings+=("$(printf '%s took %d s' "$name" $((SECONDS - started)))")
     rm -f "$log"
 }
 
@@ -123,6 +125,10 @@ else
     failed=1
 fi
 
+echo
+echo "== timings"
+for s in "${timings[@]}"; do echo "$s"; done
+echo "whole run took $SECONDS s"
 echo
 echo "== summary"
 for s in "${summary[@]}"; do echo "$s"; done
