@@ -190,8 +190,9 @@ int pgconn_ensure_slot(PGconn *conn, const char *slot)
 {
     char sql[128];
 
-    /* The name was validated as [a-z0-9_]{1,63}: no quoting needed. */
-    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s PHYSICAL RESERVE_WAL", slot);
+    /* The name was validated as [a-z0-9_]{1,63}, but one starting with a
+     * digit (a container id) is no identifier unless quoted. */
+    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT \"%s\" PHYSICAL RESERVE_WAL", slot);
     PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);

@@ -43,7 +43,10 @@ BG_PIDS+=("$!")
 sampler=$!
 poll 5 "the sampler runs" test -s "$WORK/sampler.count"
 
-launch_replica r "$NS_R" "$R_ADDR" "$R_PORT" "$WORK/r"
+# A Docker container's host name is its id, which often starts with a digit:
+# the slot derived from it must still work (it needs quoting on the wire).
+SLOT=0a1b2c3d4e5f
+launch_replica r "$NS_R" "$R_ADDR" "$R_PORT" "$WORK/r" HOSTNAME=$SLOT
 wait_ready r
 touch "$WORK/sampler.stop"
 wait "$sampler" || true
@@ -51,7 +54,7 @@ rlog=${ILOG[r]}
 plog=${ILOG[p]}
 
 assert_log_has "$rlog" "$(step_re clone)done in" "the replica cloned the primary"
-assert_log_has "$rlog" "$(step_re slot)created physical replication slot \"r\"" "the slot was created"
+assert_log_has "$rlog" "$(step_re slot)created physical replication slot \"$SLOT\"" "the slot was created"
 [ ! -s "$WORK/sampler.hits" ] || fail "a password was visible in /proc while the replica cloned: $(cat "$WORK/sampler.hits")"
 samples=$(cat "$WORK/sampler.count")
 bb_samples=$(cut -d' ' -f1 "$WORK/sampler.bb" 2>/dev/null | sort -u | wc -l)
@@ -65,8 +68,8 @@ q p "insert into t values (2, 'streamed')"
 poll 20 "the row written on the primary reaches the replica" q_is r 'select v from t where id = 2' streamed
 poll 20 "the WAL receiver is streaming" q_is r 'select status from pg_stat_wal_receiver' streaming
 [ "$(q r 'select pg_is_in_recovery()')" = t ] || fail "the replica is not in recovery"
-[ "$(q p "select active from pg_replication_slots where slot_name = 'r'")" = t ] ||
-    fail "the replica does not stream through its slot \"r\""
+[ "$(q p "select active from pg_replication_slots where slot_name = '$SLOT'")" = t ] ||
+    fail "the replica does not stream through its slot \"$SLOT\""
 [ "$(q p "select count(*) from pg_stat_replication where state = 'streaming' and client_addr = '$R_ADDR'")" = 1 ] ||
     fail "the primary does not see the replica streaming from $R_ADDR"
 

@@ -1,0 +1,256 @@
+# shellcheck shell=bash
+# Shared helpers of the e2e tier: the real images under a real Docker engine.
+#
+# A test sources this file, then calls `e2e_init NAME PORT`, which
+#   - picks the compose tool (`docker compose` when it works, else docker-compose),
+#   - sets PROJECT=pgep-e2e-NAME-$$ (its own compose project: containers,
+#     network and volumes of its own) and exports PRIMARY_PORT=PORT (read by
+#     docker-compose.yml for the primary's published port on 127.0.0.1),
+#   - makes a temp dir E2E_TMP,
+#   - installs an EXIT trap that, when the test fails, prints the state and
+#     the logs of every container of the project, and then always removes the
+#     project (`down -v --remove-orphans`, then anything still labelled with
+#     the project) and the temp dir.
+# Every wait is bounded. Only containers on networks the test made, and
+# 127.0.0.1, are ever contacted.
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$E2E_DIR/../.." && pwd)
+COMPOSE_YML=$REPO_DIR/docker-compose.yml
+
+# What the compose file's defaults are (README quick start). Tests that want
+# other passwords export POSTGRES_PASSWORD / POSTGRES_REPLICATION_PASSWORD
+# after e2e_init and set PRIMARY_PASSWORD accordingly.
+DEFAULT_POSTGRES_PASSWORD=local-only-postgres
+PRIMARY_PASSWORD=$DEFAULT_POSTGRES_PASSWORD
+
+# The caller's environment must not change what the compose file does.
+unset POSTGRES_PASSWORD POSTGRES_REPLICATION_PASSWORD COMPOSE_PROJECT_NAME COMPOSE_FILE \
+    COMPOSE_PROFILES PGPASSWORD PGHOST PGPORT PGUSER PGDATABASE
+# The classic builder (the Dockerfiles need no BuildKit, and Debian has no buildx).
+export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
+# No ANSI colours in CTest logs.
+export NO_COLOR=1
+
+PROJECT=""
+E2E_TMP=""
+E2E_NAME=""
+E2E_CLEANUP_HOOKS=()
+
+# fds 3 and 4 are the test's stderr and stdout, also inside wait_for (which
+# silences its command, and may be where `fail` exits)
+exec 3>&2 4>&1
+log() { printf '%s [e2e %s] %s\n' "$(date -u +%H:%M:%S.%3N)" "${E2E_NAME:-?}" "$*" >&3; }
+fail() {
+    printf '\nFAIL [%s]: %s\n\n' "${E2E_NAME:-?}" "$*" >&3
+    exit 1
+}
+
+now() { date +%s.%N; }
+# elapsed START -> seconds since START with two decimals
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+pick_compose() {
+    if docker compose version >/dev/null 2>&1; then
+        COMPOSE=(docker compose)
+    elif command -v docker-compose >/dev/null 2>&1; then
+        COMPOSE=(docker-compose)
+    else
+        echo "neither 'docker compose' nor 'docker-compose' works; apt-get install docker-compose" >&2
+        return 1
+    fi
+}
+
+compose() { "${COMPOSE[@]}" --ansi never -f "$COMPOSE_YML" -p "$PROJECT" "$@"; }
+
+e2e_preflight() {
+    command -v docker >/dev/null 2>&1 || fail "docker is not installed (apt-get install docker.io)"
+    docker info >/dev/null 2>&1 || fail "cannot talk to the Docker engine (is dockerd running?)"
+    pick_compose || fail "no compose tool"
+}
+
+e2e_require_images() {
+    local img
+    for img in pg-entrypoint-primary:local pg-entrypoint-replica:local; do
+        docker image inspect "$img" >/dev/null 2>&1 ||
+            fail "image $img is missing; the e2e_images fixture (tests/e2e/setup.sh) builds it"
+    done
+}
+
+# e2e_init NAME [PORT]
+e2e_init() {
+    E2E_NAME=$1
+    PROJECT="pgep-e2e-$1-$$"
+    if [ -n "${2:-}" ]; then
+        export PRIMARY_PORT=$2
+    else
+        unset PRIMARY_PORT
+    fi
+    set -Eeuo pipefail
+    trap 'log "command failed (status $?) at line $LINENO: $BASH_COMMAND"' ERR
+    trap e2e_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    e2e_preflight
+    E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/$PROJECT.XXXXXX")
+    log "project $PROJECT${PRIMARY_PORT:+, primary published on 127.0.0.1:$PRIMARY_PORT}, compose: ${COMPOSE[*]}"
+}
+
+e2e_exit() {
+    local status=$?
+    trap - ERR
+    set +e
+    exec 1>&4 2>&3
+    if [ "$status" -ne 0 ]; then
+        e2e_diagnostics
+    fi
+    local h
+    for h in "${E2E_CLEANUP_HOOKS[@]}"; do
+        $h
+    done
+    [ -n "$PROJECT" ] && remove_project "$PROJECT"
+    [ -n "$E2E_TMP" ] && rm -rf -- "$E2E_TMP"
+    if [ "$status" -eq 0 ]; then
+        log "PASS"
+    else
+        log "FAILED (exit $status)"
+    fi
+    exit "$status"
+}
+
+# the test's containers: its compose project's, and those it ran itself with
+# the label org.pgep.e2e=$PROJECT
+project_containers() {
+    docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" 2>/dev/null
+    docker ps -aq --filter "label=org.pgep.e2e=$PROJECT" 2>/dev/null
+}
+
+e2e_diagnostics() {
+    local c
+    echo "==================== diagnostics for $PROJECT ====================" >&2
+    compose ps >&2 2>&1
+    for c in $(project_containers); do
+        echo "------ container $(docker inspect -f '{{.Name}} ({{.Config.Image}}) state={{.State.Status}} exit={{.State.ExitCode}} restarts={{.RestartCount}} started={{.State.StartedAt}} finished={{.State.FinishedAt}}' "$c" 2>&1)" >&2
+        echo "------ docker logs --timestamps $(docker inspect -f '{{.Name}}' "$c" 2>/dev/null):" >&2
+        docker logs --timestamps "$c" 2>&1 | tail -n 300 >&2
+    done
+    echo "==================== end of diagnostics ====================" >&2
+}
+
+# remove_project NAME: everything compose made for project NAME.
+remove_project() {
+    local p=$1 saved=$PROJECT ids
+    PROJECT=$p
+    compose down -v --remove-orphans -t 10 >/dev/null 2>&1 ||
+        log "compose down failed for $p; removing by label"
+    mapfile -t ids < <(docker ps -aq --filter "label=com.docker.compose.project=$p")
+    [ ${#ids[@]} -eq 0 ] || docker rm -fv "${ids[@]}" >/dev/null 2>&1
+    mapfile -t ids < <(docker volume ls -q --filter "label=com.docker.compose.project=$p")
+    [ ${#ids[@]} -eq 0 ] || docker volume rm -f "${ids[@]}" >/dev/null 2>&1
+    mapfile -t ids < <(docker network ls -q --filter "label=com.docker.compose.project=$p"
+        docker network ls -q --filter "name=^${p}_default\$")
+    [ ${#ids[@]} -eq 0 ] || docker network rm "${ids[@]}" >/dev/null 2>&1
+    PROJECT=$saved
+    return 0
+}
+
+# cid SERVICE -> the id of the service's (only) container
+cid() {
+    local ids n
+    ids=$(compose ps -q "$1" 2>/dev/null)
+    n=$(printf '%s\n' "$ids" | grep -c . || true)
+    [ "$n" -eq 1 ] || fail "expected one container of service $1, found $n: $ids"
+    printf '%s\n' "$ids"
+}
+
+cname() { docker inspect -f '{{.Name}}' "$1" | sed 's,^/,,'; }
+
+# wait_for TIMEOUT_S WHAT CMD...: run CMD until it succeeds, at most TIMEOUT_S;
+# on timeout, shows what CMD printed the last time.
+wait_for() {
+    local timeout=$1 what=$2 start out=${E2E_TMP:-/tmp}/wait_for.$$
+    shift 2
+    start=$(now)
+    while true; do
+        if "$@" >"$out" 2>&1; then
+            rm -f "$out"
+            log "$what: after $(elapsed "$start") s"
+            return 0
+        fi
+        if awk -v a="$start" -v b="$(now)" -v t="$timeout" 'BEGIN { exit !(b - a >= t) }'; then
+            log "gave up after ${timeout} s waiting for: $what; the last attempt said:"
+            sed 's/^/    /' "$out" >&3
+            rm -f "$out"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# running CONTAINER: fails the test at once when the container has exited, so
+# that a wait on it does not run into its timeout.
+running() {
+    local state
+    state=$(docker inspect -f '{{.State.Running}} {{.State.ExitCode}}' "$1" 2>/dev/null) ||
+        fail "container $1 does not exist"
+    [ "${state% *}" = true ] ||
+        fail "$(cname "$1") is not running (exit code ${state#* }); its log is below"
+}
+
+# psql_sock CONTAINER SQL: psql on the container's unix socket as postgres.
+psql_sock() {
+    docker exec -u postgres "$1" psql -X -v ON_ERROR_STOP=1 -U postgres -d postgres -Atqc "$2"
+}
+
+# psql_tcp CONTAINER SQL: psql over TCP inside the container (never the
+# socket-only temporary server), with the superuser's password.
+psql_tcp() {
+    docker exec -u postgres -e PGPASSWORD="$PRIMARY_PASSWORD" -e PGCONNECT_TIMEOUT=5 "$1" \
+        psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d postgres -Atqc "$2"
+}
+
+# insert_row PRIMARY_CONTAINER VALUE: idempotent, so a retry after a
+# connection lost around a commit is harmless.
+insert_sql() {
+    printf "CREATE TABLE IF NOT EXISTS e2e (x text PRIMARY KEY, at timestamptz DEFAULT now()); INSERT INTO e2e (x) VALUES ('%s') ON CONFLICT DO NOTHING; SELECT count(*) FROM e2e WHERE x = '%s';" "$1" "$1"
+}
+try_insert() { running "$1" && [ "$(psql_tcp "$1" "$(insert_sql "$2")")" = 1 ]; }
+insert_row() {
+    wait_for "${3:-60}" "row '$2' written on the primary $(cname "$1")" try_insert "$1" "$2" ||
+        fail "could not write row '$2' on the primary within ${3:-60} s"
+}
+
+has_row() { running "$1" && [ "$(psql_sock "$1" "SELECT count(*) FROM e2e WHERE x = '$2'")" = 1 ]; }
+wait_row() {
+    wait_for "${3:-60}" "row '$2' read on $(cname "$1")" has_row "$1" "$2" ||
+        fail "row '$2' did not arrive on $(cname "$1") within ${3:-60} s"
+}
+
+is_streaming() { running "$1" && [ "$(psql_sock "$1" "SELECT status FROM pg_stat_wal_receiver")" = streaming ]; }
+wait_streaming() {
+    wait_for "${2:-60}" "$(cname "$1") streaming" is_streaming "$1" ||
+        fail "$(cname "$1"): pg_stat_wal_receiver.status is '$(psql_sock "$1" "SELECT status FROM pg_stat_wal_receiver" 2>&1 || true)', not 'streaming', after ${2:-60} s"
+}
+
+in_recovery() { [ "$(psql_sock "$1" "SELECT pg_is_in_recovery()")" = t ]; }
+
+# assert_pid1_postgres CONTAINER: PID 1 is the postmaster, as uid 999.
+assert_pid1_postgres() {
+    local comm uids
+    comm=$(docker exec "$1" cat /proc/1/comm)
+    uids=$(docker exec "$1" awk '/^Uid:/ { print $2, $3, $4, $5 }' /proc/1/status)
+    log "$(cname "$1"): PID 1 is '$comm', uids (real effective saved fs) $uids"
+    [ "$comm" = postgres ] || fail "$(cname "$1"): PID 1 is '$comm', not postgres"
+    [ "$uids" = "999 999 999 999" ] || fail "$(cname "$1"): PID 1 runs with uids '$uids', not 999"
+}
+
+# start_stack [ARGS...]: `compose up -d --no-build ARGS`, failing clearly.
+# shellcheck disable=SC2120
+start_stack() {
+    compose up -d --no-build "$@" || fail "compose up -d --no-build $* failed"
+}
+
+# The replica's slot on the primary, active (the replica streams through it)
+active_slots() {
+    psql_tcp "$1" "SELECT slot_name FROM pg_replication_slots WHERE active ORDER BY 1"
+}
