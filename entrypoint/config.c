@@ -502,9 +502,26 @@ static int validate(struct config *cfg, char *const *envp, const char *hostname,
     return 0;
 }
 
+/* HOSTNAME when set (Docker sets it), else the kernel's host name. */
+static const char *host_name(char *const *envp, char *buf, size_t len)
+{
+    const char *h = env_lookup(envp, "HOSTNAME");
+
+    if (h && *h)
+        return h;
+    if (gethostname(buf, len - 1) < 0)
+        return NULL;
+    buf[len - 1] = '\0';
+    return buf;
+}
+
 int config_load(struct config *cfg, char *const *envp, const char *hostname, char *err,
                 size_t errlen)
 {
+    char host[256];
+
+    if (!hostname)
+        hostname = host_name(envp, host, sizeof(host));
     memset(cfg, 0, sizeof(*cfg));
     if (load_strings(cfg, envp, err, errlen) < 0 || load_numbers(cfg, envp, err, errlen) < 0 ||
         load_role(cfg, envp, hostname, err, errlen) < 0 ||

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define HEALTH_TIMEOUT_MS 3000
 
@@ -77,14 +76,12 @@ static PGconn *connect_local(const struct config *cfg, char *const *envp, char *
 int health_main(int argc, char **argv, char **envp)
 {
     struct config cfg;
-    char err[1024], host[256] = "";
+    char err[1024];
     struct health_opts opts;
 
     if (parse_opts(argc, argv, &opts) < 0)
         return EXIT_USAGE;
-    gethostname(host, sizeof(host) - 1);
-    const char *h = env_lookup(envp, "HOSTNAME");
-    if (config_load(&cfg, envp, h ? h : host, err, sizeof(err)) < 0)
+    if (config_load(&cfg, envp, NULL, err, sizeof(err)) < 0)
         return unhealthy("configuration error: %s", err);
 
     PGconn *conn = connect_local(&cfg, envp, err, sizeof(err));

@@ -100,11 +100,9 @@ int plan_main(char **envp)
 {
     struct config cfg;
     struct datadir_facts facts;
-    char err[1024], host[256] = "";
+    char err[1024];
 
-    gethostname(host, sizeof(host) - 1);
-    const char *h = env_lookup(envp, "HOSTNAME");
-    if (config_load(&cfg, envp, h ? h : host, err, sizeof(err)) < 0) {
+    if (config_load(&cfg, envp, NULL, err, sizeof(err)) < 0) {
         log_error("config", "%s", err);
         return EXIT_CONFIG;
     }

@@ -73,16 +73,6 @@ static const char **server_args(int argc, char **argv)
     return args;
 }
 
-static void host_name(char *buf, size_t len)
-{
-    const char *h = getenv("HOSTNAME");
-
-    if (h && *h)
-        snprintf(buf, len, "%s", h);
-    else if (gethostname(buf, len) < 0)
-        buf[0] = '\0';
-}
-
 /* Reports a stop before postgres was started: the exit code alone would
  * leave `docker logs` ending on the last step's line. */
 static int stopped(void)
@@ -120,12 +110,11 @@ static int run_entrypoint(const char *const *args)
     struct config cfg;
     struct datadir_facts facts;
     struct runas who;
-    char err[1024], hostname[256], pgdata_env[4200];
+    char err[1024], pgdata_env[4200];
     char **env = NULL, **base = effective_environ();
     int rc, lock_fd = -1;
 
-    host_name(hostname, sizeof(hostname));
-    if (!base || config_load(&cfg, base, hostname, err, sizeof(err)) < 0) {
+    if (!base || config_load(&cfg, base, NULL, err, sizeof(err)) < 0) {
         log_error("config", "%s", base ? err : "out of memory");
         if (base != environ)
             free(base);
