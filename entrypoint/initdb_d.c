@@ -45,14 +45,15 @@ static const char *env_or(char *const env[], const char *name, const char *def)
     return v && *v ? v : def;
 }
 
-/* The temporary server: the container's own command line, then no TCP. */
+/* The temporary server: the container's own command line, then no TCP and
+ * no synchronous replication. */
 static int start_server(const struct config *cfg, const char *const *server_args, char *const env[],
                         pid_t *pid)
 {
     size_t n = 0;
     while (server_args[n])
         n++;
-    const char **argv = calloc(n + 6, sizeof(char *));
+    const char **argv = calloc(n + 8, sizeof(char *));
     if (!argv)
         return -1;
     for (size_t i = 0; i < n; i++)
@@ -61,6 +62,9 @@ static int start_server(const struct config *cfg, const char *const *server_args
     argv[n++] = cfg->pgdata;
     argv[n++] = "-c";
     argv[n++] = "listen_addresses=";
+    /* no standby can confirm the scripts' commits yet */
+    argv[n++] = "-c";
+    argv[n++] = "synchronous_standby_names=";
     int rc = proc_spawn(argv, env, NULL, pid);
     free(argv);
     if (rc < 0)

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "datadir.h"
 #include "log.h"
+#include "pgconf.h"
 #include "primary.h"
 #include "proc.h"
 #include "replica.h"
@@ -32,8 +33,21 @@ static void step(struct plan *p, const char *fmt, ...)
 
 static void plan_primary(struct plan *p, const struct config *cfg, enum datadir_state state)
 {
-    if (state != DATADIR_EMPTY) {
+    if (state == DATADIR_STANDBY) {
+        step(p, "start the standby as is: no initdb, no changes to its files");
+        return;
+    }
+    if (state != DATADIR_EMPTY && pgconf_has_primary_settings(cfg->pgdata)) {
         step(p, "reuse the existing cluster: no initdb, no changes to its files");
+        return;
+    }
+    if (state != DATADIR_EMPTY) {
+        step(p,
+             "adopt the existing cluster (not made by pg-entrypoint): no initdb, but add "
+             "replication settings and pg_hba \"host replication\" lines for %s",
+             cfg->repl_allow);
+        if (cfg->repl_password)
+            step(p, "create replication role \"%s\" if it does not exist", cfg->repl_user);
         return;
     }
     step(p, "initdb as superuser \"%s\" (password through a pipe)%s", cfg->superuser,
@@ -77,9 +91,7 @@ static void plan_replica(struct plan *p, const struct config *cfg,
     enum replica_action action = datadir_replica_action(state, 0, 0, cfg->reseed);
     switch (action) {
     case REPLICA_REFUSE:
-        step(p, "REFUSE to start: PGDATA is %s (POSTGRES_RESEED=force would discard it and clone)",
-             datadir_state_name(state));
-        return;
+        return; /* replica_check has refused already, with the reason */
     case REPLICA_START:
         step(p, "ask the primary for its system identifier (when it answers within 2 s)");
         step(p,
@@ -88,7 +100,9 @@ static void plan_replica(struct plan *p, const struct config *cfg,
              facts->pg_control.system_identifier,
              cfg->reseed == RESEED_NEVER ? "refuse (POSTGRES_RESEED=never)"
                                          : "wipe PGDATA and clone again");
-        step(p, "rewrite the password file from POSTGRES_REPLICATION_PASSWORD");
+        step(p, "re-create its replication slot on the primary if it is missing");
+        step(p, "rewrite primary_conninfo, primary_slot_name and the password file from the "
+                "environment");
         break;
     default:
         plan_clone(p, cfg, action);
