@@ -50,10 +50,18 @@ static const char *env_or(char *const env[], const char *name, const char *def)
 static int start_server(const struct config *cfg, const char *const *server_args, char *const env[],
                         pid_t *pid)
 {
+    /* Like the official image, the port (and here the socket directory) come
+     * last, from PGPORT and PGHOST, so that the scripts' psql finds the
+     * server whatever -p or -k the container's command line has. */
+    const char *host = env_or(env, "PGHOST", "/var/run/postgresql");
+    const char *port = env_or(env, "PGPORT", "5432");
+    char sockdir[4200];
+    snprintf(sockdir, sizeof(sockdir), "unix_socket_directories=%s",
+             host[0] == '/' ? host : "/var/run/postgresql");
     size_t n = 0;
     while (server_args[n])
         n++;
-    const char **argv = calloc(n + 8, sizeof(char *));
+    const char **argv = calloc(n + 12, sizeof(char *));
     if (!argv)
         return -1;
     for (size_t i = 0; i < n; i++)
@@ -65,14 +73,17 @@ static int start_server(const struct config *cfg, const char *const *server_args
     /* no standby can confirm the scripts' commits yet */
     argv[n++] = "-c";
     argv[n++] = "synchronous_standby_names=";
+    argv[n++] = "-p";
+    argv[n++] = port;
+    argv[n++] = "-c";
+    argv[n++] = sockdir;
     int rc = proc_spawn(argv, env, NULL, pid);
     free(argv);
     if (rc < 0)
         return -1;
 
     const char *keys[] = {"host", "port", "user", "dbname", NULL};
-    const char *vals[] = {env_or(env, "PGHOST", "/var/run/postgresql"),
-                          env_or(env, "PGPORT", "5432"), cfg->superuser, "postgres", NULL};
+    const char *vals[] = {host, port, cfg->superuser, "postgres", NULL};
     double deadline = mono_now() + SERVER_START_TIMEOUT_S;
     while (mono_now() < deadline) {
         int st;
@@ -284,13 +295,15 @@ int initdb_d_run(const struct config *cfg, const char *dir, const char *const *s
         rc = -1;
     for (int i = 0; i < n; i++) {
         if (rc == 0 && names[i]->d_name[0] != '.' && !proc_stop_signal() &&
-            run_one(cfg, dir, names[i]->d_name, &script_env) < 0) {
+            run_one(cfg, dir, names[i]->d_name, &script_env) < 0 && !proc_stop_signal()) {
             log_error("initdb.d",
                       "%s/%s failed; hint: fix it, then remove the data directory (the volume) so "
                       "that initialisation runs again",
                       dir, names[i]->d_name);
             rc = -1;
         }
+        if (proc_stop_signal())
+            rc = -1;
         free(names[i]);
     }
     free(names);

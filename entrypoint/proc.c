@@ -150,7 +150,9 @@ int proc_check_status(const char *step, const char *what, int status)
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     proc_describe_status(status, why, sizeof(why));
-    log_error(step, "%s %s", what, why);
+    /* After a stop request this is the expected outcome, not an error. */
+    log_msg(stop_signal ? LOG_INFO : LOG_ERROR, step, "%s %s%s", what, why,
+            stop_signal ? " (stop requested)" : "");
     return -1;
 }
 
