@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -152,7 +153,12 @@ static int run_entrypoint(const char *const *args)
     if (flow < 0)
         goto out;
 
-    log_info("exec", "starting postgres");
+    struct rusage self;
+    getrusage(RUSAGE_SELF, &self);
+    log_info("exec", "starting postgres (pg-entrypoint used %.3f s of CPU, peak RSS %ld kB)",
+             (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec) +
+                 (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6,
+             self.ru_maxrss);
     config_free(&cfg);
     proc_exec(args, env, lock_fd);
     rc = EXIT_RUNTIME;
