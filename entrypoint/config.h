@@ -38,8 +38,8 @@ struct config {
 
 /* Reads the variables from envp (NULL-terminated "NAME=value" strings).
  * hostname is the container's host name, used for POSTGRES_ROLE=auto and the
- * default slot name; NULL: HOSTNAME from envp, else gethostname(). On error returns -1 with a message naming the variable
- * and a hint in err. */
+ * default slot name; NULL: HOSTNAME from envp, else gethostname(). On error returns -1 with a
+ * message naming the variable and a hint in err. */
 int config_load(struct config *cfg, char *const *envp, const char *hostname, char *err,
                 size_t errlen);
 void config_free(struct config *cfg);

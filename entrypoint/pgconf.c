@@ -170,21 +170,28 @@ int pgconf_write_primary(const struct config *cfg)
     return write_settings(cfg) < 0 || write_hba(cfg) < 0 ? -1 : 0;
 }
 
-int pgconf_write_passfile(const struct config *cfg, const char *dir)
+int pgconf_passfile_text(const struct config *cfg, char *line, size_t len)
 {
-    char path[PATH_MAX], user[256], pass[8192], line[8704];
+    char user[256], pass[8192];
+    int n = -1;
 
     if (pgconf_escape_pgpass(cfg->repl_user, user, sizeof(user)) < 0 ||
-        pgconf_escape_pgpass(cfg->repl_password, pass, sizeof(pass)) < 0) {
+        pgconf_escape_pgpass(cfg->repl_password, pass, sizeof(pass)) < 0)
         log_error("configure", "POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER holds a "
                                "line break or is too long");
-        return -1;
-    }
-    int n = snprintf(line, sizeof(line), "*:*:*:%s:%s\n", user, pass);
-    int rc = path_in(path, sizeof(path), dir, PGCONF_PASSFILE) < 0
+    else
+        n = snprintf(line, len, "*:*:*:%s:%s\n", user, pass);
+    explicit_bzero(pass, sizeof(pass));
+    return n >= 0 && (size_t)n < len ? n : -1;
+}
+
+int pgconf_write_passfile(const struct config *cfg, const char *dir)
+{
+    char path[PATH_MAX], line[8704];
+    int n = pgconf_passfile_text(cfg, line, sizeof(line));
+    int rc = n < 0 || path_in(path, sizeof(path), dir, PGCONF_PASSFILE) < 0
                  ? -1
                  : fs_write_atomic(path, line, (size_t)n, 0600);
-    explicit_bzero(pass, sizeof(pass));
     explicit_bzero(line, sizeof(line));
     return rc;
 }

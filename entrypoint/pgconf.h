@@ -29,6 +29,10 @@ bool pgconf_has_primary_settings(const char *pgdata);
  * primary host, port, user or password takes effect. */
 int pgconf_write_standby(const struct config *cfg, const char *dir, const char *slot);
 
+/* The one line of a password file for the replication user (any host, port
+ * and database); returns its length, or -1 (logged). */
+int pgconf_passfile_text(const struct config *cfg, char *line, size_t len);
+
 /* Writes the replica's password file from the current environment. */
 int pgconf_write_passfile(const struct config *cfg, const char *dir);
 

@@ -92,20 +92,32 @@ static bool stop_requested(void)
     return proc_stop_signal() != 0;
 }
 
-static int write_temp_passfile(const struct config *cfg, char *dir, size_t dirlen, char *path,
-                               size_t pathlen)
+/* pg_basebackup's password file, as a file that has no name: created 0600
+ * in a private directory, written, then unlinked at once, and handed over as
+ * /proc/self/fd/N (libpq stats and opens that path like any other). Even a
+ * SIGKILL leaves no copy of the password behind. */
+static int open_anonymous_passfile(const struct config *cfg)
 {
-    snprintf(dir, dirlen, "/tmp/pg-entrypoint.XXXXXX");
+    char dir[] = "/tmp/pg-entrypoint.XXXXXX", path[64], line[8704];
+    int fd = -1;
+
     if (!mkdtemp(dir)) {
         log_error("clone", "could not create a temporary directory: %s", strerror(errno));
         return -1;
     }
-    snprintf(path, pathlen, "%s/%s", dir, PGCONF_PASSFILE);
-    if (pgconf_write_passfile(cfg, dir) < 0) {
-        rmdir(dir);
-        return -1;
+    snprintf(path, sizeof(path), "%s/pgpass", dir);
+    int n = pgconf_passfile_text(cfg, line, sizeof(line));
+    if (n >= 0)
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0 && write(fd, line, (size_t)n) != n) {
+        log_error("clone", "could not write a temporary password file: %s", strerror(errno));
+        close(fd);
+        fd = -1;
     }
-    return 0;
+    explicit_bzero(line, sizeof(line));
+    unlink(path);
+    rmdir(dir);
+    return fd;
 }
 
 /* pg_basebackup -P prints "N/M kB (P%), ..." lines; report at most one a
@@ -140,17 +152,18 @@ static void report_progress(char *line, struct progress *p)
 
 static int run_basebackup(const struct config *cfg, const char *target, char *const env[])
 {
-    char tmpdir[64], passfile[128], port[16], pfenv[160];
+    char port[16], pfenv[64];
     char buf[4096];
     size_t used = 0;
     int out[2];
     pid_t pid;
     int status, rc = -1;
 
-    if (write_temp_passfile(cfg, tmpdir, sizeof(tmpdir), passfile, sizeof(passfile)) < 0)
+    int passfd = open_anonymous_passfile(cfg);
+    if (passfd < 0)
         return -1;
     snprintf(port, sizeof(port), "%d", cfg->primary_port);
-    snprintf(pfenv, sizeof(pfenv), "PGPASSFILE=%s", passfile);
+    snprintf(pfenv, sizeof(pfenv), "PGPASSFILE=/proc/self/fd/%d", passfd);
     const char *extra[] = {pfenv, NULL};
     char **child_env = proc_clean_env(env, extra);
     const char *argv[] = {"pg_basebackup",
@@ -173,7 +186,7 @@ static int run_basebackup(const struct config *cfg, const char *target, char *co
 
     if (!child_env || pipe2(out, O_CLOEXEC) < 0)
         goto out;
-    struct spawn_io io = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = out[1], .keep_fd = -1};
+    struct spawn_io io = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = out[1], .keep_fd = passfd};
     if (proc_spawn(argv, child_env, &io, &pid) < 0) {
         close(out[0]);
         close(out[1]);
@@ -203,8 +216,7 @@ static int run_basebackup(const struct config *cfg, const char *target, char *co
     if (proc_wait(pid, &status) == 0)
         rc = proc_check_status("clone", "pg_basebackup", status);
 out:
-    unlink(passfile);
-    rmdir(tmpdir);
+    close(passfd);
     free(child_env);
     return rc;
 }
