@@ -334,6 +334,7 @@ static int load_strings(struct config *cfg, char *const *envp, char *err, size_t
     cfg->pgdata = or_default(cfg->pgdata, "/var/lib/postgresql/data");
     cfg->superuser = or_default(cfg->superuser, "postgres");
     cfg->database = or_default(cfg->database, cfg->superuser);
+    cfg->repl_user_explicit = cfg->repl_user != NULL;
     cfg->repl_user = or_default(cfg->repl_user, "replicator");
     cfg->repl_allow = or_default(cfg->repl_allow, "all");
     cfg->wal_keep_size = or_default(cfg->wal_keep_size, "64MB");

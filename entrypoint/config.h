@@ -23,10 +23,11 @@ struct config {
     char *primary_host;
     int primary_port;
     char *repl_user;
-    char *repl_password; /* NULL when unset (allowed on a primary) */
-    char *slot;          /* NULL when POSTGRES_REPLICATION_SLOT=none */
-    bool slot_explicit;  /* set by POSTGRES_REPLICATION_SLOT, not derived */
-    char *repl_allow;    /* comma-separated pg_hba address fields */
+    bool repl_user_explicit; /* set in the environment, not the default */
+    char *repl_password;     /* NULL when unset (allowed on a primary) */
+    char *slot;              /* NULL when POSTGRES_REPLICATION_SLOT=none */
+    bool slot_explicit;      /* set by POSTGRES_REPLICATION_SLOT, not derived */
+    char *repl_allow;        /* comma-separated pg_hba address fields */
     int sync_replicas;
     char *sync_commit; /* synchronous_commit when sync_replicas > 0 */
     char *wal_keep_size;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -207,14 +208,43 @@ static bool is_mount_point(const char *path)
     return found;
 }
 
-bool datadir_use_bitnami(char *const *envp)
+#define IMAGE_PGDATA "/var/lib/postgresql/data"
+
+static bool use_bitnami(char *const *envp)
 {
+    const char *pgdata = env_lookup(envp, "PGDATA");
     bool bitnami_vars = false;
 
-    if (env_lookup(envp, "PGDATA"))
-        return false;
     for (char *const *e = envp; e && *e; e++)
         if (strncmp(*e, "POSTGRESQL_", 11) == 0)
             bitnami_vars = true;
-    return bitnami_vars && (is_mount_point(BITNAMI_VOLUME) || is_mount_point("/bitnami"));
+    if (!bitnami_vars || !(is_mount_point(BITNAMI_VOLUME) || is_mount_point("/bitnami")))
+        return false;
+    if (!pgdata)
+        return true;
+    /* the image's own ENV PGDATA is no choice of the user's, unless it holds a cluster */
+    return strcmp(pgdata, IMAGE_PGDATA) == 0 && !has_file(IMAGE_PGDATA, "PG_VERSION", true);
+}
+
+char **datadir_environ(char *const *envp)
+{
+    size_t n = 0;
+
+    if (!use_bitnami(envp))
+        return (char **)envp;
+    while (envp[n])
+        n++;
+    char **env = calloc(n + 2, sizeof(char *));
+    if (!env)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], "PGDATA=", 7) != 0)
+            env[o++] = envp[i];
+    env[o] = "PGDATA=" DATADIR_BITNAMI_PGDATA;
+    log_info("start",
+             "Bitnami's variables are set and a volume is mounted at /bitnami: the data "
+             "directory is %s",
+             DATADIR_BITNAMI_PGDATA);
+    return env;
 }

@@ -73,11 +73,13 @@ int datadir_prepare(const struct config *cfg, const struct runas *who);
 int datadir_lock(const char *pgdata);
 
 /* Bitnami's images keep the cluster in /bitnami/postgresql/data on a volume
- * mounted at /bitnami/postgresql. True when Bitnami's variables are in use,
- * PGDATA is not set and that volume is mounted: then PGDATA should be
- * DATADIR_BITNAMI_PGDATA, so that an existing volume is picked up instead of
- * a new, empty cluster starting next to it. */
+ * mounted at /bitnami/postgresql. When Bitnami's variables are in use, that
+ * volume is mounted, and PGDATA is unset or the image's default with no
+ * cluster in it, the data directory is Bitnami's: an existing volume is
+ * picked up instead of a new, empty cluster starting next to it. Returns
+ * envp itself, or a copy (to free) whose PGDATA says so; NULL when out of
+ * memory. */
 #define DATADIR_BITNAMI_PGDATA "/bitnami/postgresql/data"
-bool datadir_use_bitnami(char *const *envp);
+char **datadir_environ(char *const *envp);
 
 #endif

@@ -134,7 +134,14 @@ static int write_hba(const struct config *cfg)
     const char *method = config_auth_method(cfg);
     size_t o = 0;
 
-    if (pgconf_quote_hba_name(cfg->repl_user, user, sizeof(user)) < 0) {
+    /* The lines name the replication user whenever we know it: we create it,
+     * or it was named. A primary that creates no role (its init scripts may)
+     * and was told no name lets any role with REPLICATION in, with a password. */
+    if (!cfg->repl_password && !cfg->repl_user_explicit) {
+        snprintf(user, sizeof(user), "all");
+        log_info("configure", "no POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER: the "
+                              "\"host replication\" lines admit any role with REPLICATION");
+    } else if (pgconf_quote_hba_name(cfg->repl_user, user, sizeof(user)) < 0) {
         log_error("configure",
                   "POSTGRES_REPLICATION_USER cannot hold a double quote or control character");
         return -1;

@@ -55,8 +55,9 @@ const char *pgconn_failure_hint(enum conn_failure f)
         return "check that POSTGRES_REPLICATION_USER and POSTGRES_REPLICATION_PASSWORD match the "
                "primary's";
     case CONN_HBA:
-        return "the primary's pg_hba.conf has no \"host replication\" line for this replica; check "
-               "POSTGRES_REPLICATION_ALLOW on the primary";
+        return "the primary's pg_hba.conf has no \"host replication\" line for this user and "
+               "address; check POSTGRES_REPLICATION_USER and POSTGRES_REPLICATION_ALLOW on the "
+               "primary";
     case CONN_DNS:
         return "check POSTGRES_PRIMARY_HOST; the name does not resolve (yet)";
     case CONN_REFUSED:

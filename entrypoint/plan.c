@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -116,8 +117,12 @@ int plan_main(char **envp)
     struct datadir_facts facts;
     char err[1024];
 
-    if (config_load(&cfg, envp, NULL, err, sizeof(err)) < 0) {
-        log_error("config", "%s", err);
+    char **env = datadir_environ(envp);
+    int loaded = env ? config_load(&cfg, env, NULL, err, sizeof(err)) : -1;
+    if (env != envp)
+        free(env);
+    if (loaded < 0) {
+        log_error("config", "%s", env ? err : "out of memory");
         return EXIT_CONFIG;
     }
     if (datadir_inspect(cfg.pgdata, &facts) < 0) {

@@ -84,35 +84,13 @@ static int stopped(void)
     return 128 + sig;
 }
 
-/* The environment the rest works from: ours, with PGDATA pointing at a
- * Bitnami volume when one should be picked up (datadir.h). */
-static char **effective_environ(void)
-{
-    size_t n = 0;
-
-    if (!datadir_use_bitnami(environ))
-        return environ;
-    while (environ[n])
-        n++;
-    char **env = calloc(n + 2, sizeof(char *));
-    if (!env)
-        return NULL;
-    memcpy(env, environ, n * sizeof(char *));
-    env[n] = "PGDATA=" DATADIR_BITNAMI_PGDATA;
-    log_info("start",
-             "Bitnami's variables are set, PGDATA is not, and a volume is mounted at /bitnami: "
-             "using %s",
-             DATADIR_BITNAMI_PGDATA);
-    return env;
-}
-
 static int run_entrypoint(const char *const *args)
 {
     struct config cfg;
     struct datadir_facts facts;
     struct runas who;
     char err[1024], pgdata_env[4200];
-    char **env = NULL, **base = effective_environ();
+    char **env = NULL, **base = datadir_environ(environ);
     int rc, lock_fd = -1;
 
     if (!base || config_load(&cfg, base, NULL, err, sizeof(err)) < 0) {
