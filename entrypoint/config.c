@@ -16,6 +16,8 @@
 #define SECRET_FILE_MAX 65536
 /* PostgreSQL truncates identifiers at NAMEDATALEN - 1 bytes; refuse instead. */
 #define IDENT_MAX 63
+/* Paths go into fixed buffers, and the socket path has a limit of its own. */
+#define PGDATA_MAX 1024
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -407,11 +409,43 @@ static int validate(struct config *cfg, char *const *envp, const char *hostname,
             err, errlen,
             "PGDATA=\"%s\" is not an absolute path; hint: set PGDATA to a path starting with /",
             cfg->pgdata);
-    if (!valid_identifier(cfg->superuser))
+    if (strlen(cfg->pgdata) > PGDATA_MAX)
         return fail(err, errlen,
-                    "POSTGRES_USER must be 1 to %d bytes long, without control characters; hint: "
-                    "choose a shorter plain name",
+                    "PGDATA is %zu characters long; hint: use a path of at most %d characters",
+                    strlen(cfg->pgdata), PGDATA_MAX);
+    if (cfg->initdb_waldir &&
+        (cfg->initdb_waldir[0] != '/' || strlen(cfg->initdb_waldir) > PGDATA_MAX))
+        return fail(
+            err, errlen,
+            "POSTGRES_INITDB_WALDIR=\"%.*s\" is not an absolute path; hint: set it to a path "
+            "starting with /, of at most %d characters",
+            64, cfg->initdb_waldir, PGDATA_MAX);
+    /* initdb puts the superuser's name between double quotes unescaped, and
+     * PostgreSQL 15 refuses an extension owner (the superuser) named with any
+     * of " $ ' \ */
+    if (!valid_identifier(cfg->superuser) || strpbrk(cfg->superuser, "\"$'\\"))
+        return fail(err, errlen,
+                    "POSTGRES_USER must be 1 to %d bytes long, without any of \" $ ' \\ or control "
+                    "characters; hint: choose a plain name",
                     IDENT_MAX);
+    if (strncmp(cfg->superuser, "pg_", 3) == 0 || strncmp(cfg->repl_user, "pg_", 3) == 0)
+        return fail(err, errlen,
+                    "%s=\"%s\" starts with pg_, which PostgreSQL reserves for its own roles; hint: "
+                    "choose a name without that prefix",
+                    strncmp(cfg->superuser, "pg_", 3) == 0 ? "POSTGRES_USER"
+                                                           : "POSTGRES_REPLICATION_USER",
+                    strncmp(cfg->superuser, "pg_", 3) == 0 ? cfg->superuser : cfg->repl_user);
+    /* initdb reads the password's first line only; pgpass lines cannot hold one */
+    if (cfg->superuser_password && strpbrk(cfg->superuser_password, "\r\n"))
+        return fail(
+            err, errlen,
+            "POSTGRES_PASSWORD holds a line break, and only its first line would become the "
+            "password; hint: use a password of one line");
+    if (cfg->repl_password && strpbrk(cfg->repl_password, "\r\n"))
+        return fail(
+            err, errlen,
+            "POSTGRES_REPLICATION_PASSWORD holds a line break, which a password file cannot "
+            "hold; hint: use a password of one line");
     if (!valid_identifier(cfg->database))
         return fail(err, errlen,
                     "POSTGRES_DB must be 1 to %d bytes long, without control characters; hint: "
@@ -430,7 +464,13 @@ static int validate(struct config *cfg, char *const *envp, const char *hostname,
                         "POSTGRES_INITDB_ARGS cannot be split into words: %s; hint: close every "
                         "quote, as in a shell command line",
                         why);
+        size_t n = w.n;
         words_free(&w);
+        if (n > CONFIG_INITDB_ARGS_MAX)
+            return fail(
+                err, errlen,
+                "POSTGRES_INITDB_ARGS has %zu words; hint: pass at most %d options to initdb", n,
+                CONFIG_INITDB_ARGS_MAX);
     }
     if (cfg->host_auth_method && !valid_auth_method(cfg->host_auth_method))
         return fail(err, errlen,

@@ -8,6 +8,9 @@
 #include <stddef.h>
 
 enum role { ROLE_PRIMARY, ROLE_REPLICA };
+
+/* initdb gets at most this many words from POSTGRES_INITDB_ARGS. */
+#define CONFIG_INITDB_ARGS_MAX 64
 enum reseed { RESEED_AUTO, RESEED_NEVER, RESEED_FORCE };
 
 struct config {

@@ -141,6 +141,13 @@ int datadir_prepare(const struct config *cfg, const struct runas *who)
                 cfg->pgdata, strerror(errno), (unsigned)who->uid);
             return -1;
         }
+        if (access(cfg->pgdata, W_OK | X_OK) < 0) {
+            log_error("directories",
+                      "PGDATA \"%s\" is not writable by uid %u: %s; hint: make it owned by uid "
+                      "%u (or start the container as root, which takes it over)",
+                      cfg->pgdata, (unsigned)who->uid, strerror(errno), (unsigned)who->uid);
+            return -1;
+        }
         if (stat(cfg->pgdata, &st) == 0 && st.st_uid == who->uid && (st.st_mode & 0777) != 0700 &&
             chmod(cfg->pgdata, 0700) < 0) {
             log_error("directories", "could not change mode of \"%s\": %s", cfg->pgdata,

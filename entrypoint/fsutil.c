@@ -31,7 +31,10 @@ int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
         char c = *p;
         *p = '\0';
         if (mkdir(buf, mode) < 0 && errno != EEXIST) {
-            log_error("directories", "could not create directory \"%s\": %s", buf, strerror(errno));
+            log_error("directories",
+                      "could not create directory \"%s\": %s; hint: check that its parent exists "
+                      "and is writable",
+                      buf, strerror(errno));
             return -1;
         }
         *p = c;
@@ -43,13 +46,17 @@ int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
         return -1;
     }
     if ((st.st_uid != uid || st.st_gid != gid) && chown(path, uid, gid) < 0) {
-        log_error("directories", "could not change owner of \"%s\" to %u:%u: %s", path,
-                  (unsigned)uid, (unsigned)gid, strerror(errno));
+        log_error("directories",
+                  "could not change owner of \"%s\" to %u:%u: %s; hint: mount it read-write, "
+                  "and owned by that user if the container does not start as root",
+                  path, (unsigned)uid, (unsigned)gid, strerror(errno));
         return -1;
     }
     if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0) {
-        log_error("directories", "could not change mode of \"%s\" to %04o: %s", path,
-                  (unsigned)mode, strerror(errno));
+        log_error("directories",
+                  "could not change mode of \"%s\" to %04o: %s; hint: mount it read-write, and "
+                  "owned by that user if the container does not start as root",
+                  path, (unsigned)mode, strerror(errno));
         return -1;
     }
     return 0;

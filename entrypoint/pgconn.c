@@ -157,8 +157,10 @@ PGconn *pgconn_wait_for_primary(const struct config *cfg)
         if (cfg->wait_timeout_s && waited >= cfg->wait_timeout_s) {
             log_error("wait",
                       "gave up waiting for the primary at %s:%d after %.0f s "
-                      "(POSTGRES_PRIMARY_WAIT_TIMEOUT=%u): %s",
-                      cfg->primary_host, cfg->primary_port, waited, cfg->wait_timeout_s, why);
+                      "(POSTGRES_PRIMARY_WAIT_TIMEOUT=%u): %s; hint: %s",
+                      cfg->primary_host, cfg->primary_port, waited, cfg->wait_timeout_s, why,
+                      *pgconn_failure_hint(f) ? pgconn_failure_hint(f)
+                                              : "check that the primary runs and is reachable");
             return NULL;
         }
         if (last_log == 0 || mono_now() - last_log >= WAIT_LOG_EVERY_S) {

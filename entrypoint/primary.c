@@ -65,16 +65,14 @@ static int run_initdb(const struct config *cfg, char *const env[])
 {
     struct words extra = {0};
     char err[128], user_arg[128], pw_arg[64], waldir_arg[4096];
-    const char *argv[64 + 8];
+    const char *argv[CONFIG_INITDB_ARGS_MAX + 8];
     int pw[2] = {-1, -1}, rc = -1;
     size_t n = 0;
 
     if (cfg->initdb_args && words_split(cfg->initdb_args, &extra, err, sizeof(err)) < 0)
         return -1; /* validated in config already */
-    if (extra.n > 64) {
-        log_error("initdb", "POSTGRES_INITDB_ARGS has more than 64 words");
-        goto out;
-    }
+    if (extra.n > CONFIG_INITDB_ARGS_MAX)
+        goto out; /* refused by config already */
     snprintf(user_arg, sizeof(user_arg), "--username=%s", cfg->superuser);
     argv[n++] = "initdb";
     argv[n++] = user_arg;

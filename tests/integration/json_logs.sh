@@ -113,9 +113,9 @@ rlog=${ILOG[r]}
 # The entrypoint's messages from the first to the last came out as JSON
 # (its start and exec lines; a message with double quotes, unescaped).
 check_json "$plog" --end initdb --end configure --end bootstrap \
-    --has start '^pg-entrypoint .*, role primary, PGDATA "'"$WORK"'/p"$' --has exec '^starting postgres$'
+    --has start '^pg-entrypoint .*, role primary, PGDATA "'"$WORK"'/p"$' --has exec '^starting postgres \(pg-entrypoint used [0-9.]+ s of CPU, peak RSS [0-9]+ kB\)$'
 check_json "$rlog" --end clone --progress \
-    --has start '^pg-entrypoint .*, role replica, PGDATA "'"$WORK"'/r"$' --has exec '^starting postgres$' \
+    --has start '^pg-entrypoint .*, role replica, PGDATA "'"$WORK"'/r"$' --has exec '^starting postgres \(pg-entrypoint used [0-9.]+ s of CPU, peak RSS [0-9]+ kB\)$' \
     --has slot '^created physical replication slot "r" on the primary$'
 for f in "$plog" "$rlog"; do
     assert_log_lacks "$f" '\[pg-entrypoint\]' "a text-format line in JSON mode"
