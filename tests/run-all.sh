@@ -66,7 +66,7 @@ run_tier() {
     local name=$1 dir=$2 label=$3 log started=$SECONDS
     log=$(mktemp)
     say "$name"
-    (cd "$dir" && ctest -L "^${label}\$" --output-on-failure --timeout 600) 2>&1 | tee "$log"
+    (cd "$dir" && ctest -L "^${label}\$" --output-on-failure --timeout 600 ${CTEST_PARALLEL:+-j "$CTEST_PARALLEL"}) 2>&1 | tee "$log"
     local line total nfail nskip
     line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
     total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
@@ -103,7 +103,8 @@ run_tier unit build unit
 if [ "${PGEP_SKIP_INTEGRATION:-0}" = 1 ]; then
     skipped+=("integration (PGEP_SKIP_INTEGRATION=1)")
 else
-    run_tier integration build integration
+    # the tests use their own ports, namespaces and directories: two at a time
+    CTEST_PARALLEL=2 run_tier integration build integration
 fi
 
 if [ "${PGEP_SKIP_SANITIZERS:-0}" = 1 ]; then
@@ -112,7 +113,7 @@ else
     configure_build build-asan -DCMAKE_BUILD_TYPE=Debug -DPG_ENTRYPOINT_SANITIZE=ON
     run_tier unit-asan build-asan unit
     if [ "${PGEP_SKIP_INTEGRATION:-0}" != 1 ]; then
-        ASAN_OPTIONS=detect_leaks=0 run_tier integration-asan build-asan integration
+        CTEST_PARALLEL=2 run_tier integration-asan build-asan integration
     fi
 fi
 
