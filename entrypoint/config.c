@@ -18,16 +18,38 @@
 #define IDENT_MAX 63
 /* Paths go into fixed buffers, and the socket path has a limit of its own. */
 #define PGDATA_MAX 1024
+/* The replica's .pgpass line (pgconf_passfile_text) holds the replication
+ * password with every character possibly escaped, in 8 kB. */
+#define REPL_PASSWORD_MAX 4000
+/* A host name (253) or an address; libpq's multi-host lists fit too. */
+#define HOST_MAX 255
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Messages echo the value they refuse, which can be long (a whole file's
+ * worth): shorten the message before its hint, never the hint. */
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
+    char *full = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    int n = vasprintf(&full, fmt, ap);
     va_end(ap);
+    if (n < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* The last one: the value itself may hold "; hint: ". */
+    const char *hint = NULL;
+    for (const char *h = strstr(full, "; hint: "); h; h = strstr(h + 1, "; hint: "))
+        hint = h;
+    size_t tail = hint ? strlen(hint) : 0;
+    if ((size_t)n >= errlen && hint && tail + 4 < errlen)
+        snprintf(err, errlen, "%.*s...%s", (int)(errlen - tail - 4), full, hint);
+    else
+        snprintf(err, errlen, "%s", full);
+    free(full);
     return -1;
 }
 
@@ -212,14 +234,19 @@ static bool valid_allow_item(const char *s, size_t n)
     return true;
 }
 
+static bool has_control(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return true;
+    return false;
+}
+
 /* Names go into SQL, pg_hba.conf and single-user mode input: control
  * characters (a line break ends a statement there) are refused. */
 static bool valid_identifier(const char *s)
 {
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return false;
-    return *s && strlen(s) <= IDENT_MAX;
+    return *s && strlen(s) <= IDENT_MAX && !has_control(s);
 }
 
 static const char *const auth_methods[] = {"trust", "reject", "scram-sha-256", "md5",  "password",
@@ -456,6 +483,20 @@ static int validate(struct config *cfg, char *const *envp, const char *hostname,
                     "POSTGRES_REPLICATION_USER must be 1 to %d bytes long, without double quotes "
                     "or control characters; hint: choose a plain name (it goes into pg_hba.conf)",
                     IDENT_MAX);
+    /* The replica writes it into a .pgpass line, every character possibly
+     * escaped, after the data directory was prepared (or wiped). */
+    if (cfg->repl_password && strlen(cfg->repl_password) > REPL_PASSWORD_MAX)
+        return fail(err, errlen,
+                    "POSTGRES_REPLICATION_PASSWORD is %zu bytes long; hint: use a password of at "
+                    "most %d bytes",
+                    strlen(cfg->repl_password), REPL_PASSWORD_MAX);
+    /* It goes into primary_conninfo, which cannot hold a line break. */
+    if (cfg->primary_host &&
+        (strlen(cfg->primary_host) > HOST_MAX || has_control(cfg->primary_host)))
+        return fail(err, errlen,
+                    "POSTGRES_PRIMARY_HOST must be a host name or address of at most %d bytes, "
+                    "without control characters; hint: set it to the primary's host name",
+                    HOST_MAX);
     if (cfg->initdb_args) {
         struct words w;
         char why[64];
@@ -559,6 +600,7 @@ static const char *host_name(char *const *envp, char *buf, size_t len)
 int config_load(struct config *cfg, char *const *envp, const char *hostname, char *err,
                 size_t errlen)
 {
+    /* cppcheck-suppress variableScope ; hostname points into it after the if */
     char host[256];
 
     if (!hostname)
@@ -596,6 +638,7 @@ void config_free(struct config *cfg)
                         &cfg->max_slot_wal_keep_size,
                         &cfg->sync_commit};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        /* cppcheck-suppress shadowVariable ; a false positive: nothing outer is named so */
         free(*strings[i]);
         *strings[i] = NULL;
     }

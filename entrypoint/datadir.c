@@ -148,7 +148,17 @@ int datadir_prepare(const struct config *cfg, const struct runas *who)
                       cfg->pgdata, (unsigned)who->uid, strerror(errno), (unsigned)who->uid);
             return -1;
         }
-        if (stat(cfg->pgdata, &st) == 0 && st.st_uid == who->uid && (st.st_mode & 0777) != 0700 &&
+        if (stat(cfg->pgdata, &st) == 0 && st.st_uid != who->uid) {
+            /* initdb must chmod it, and postgres refuses a directory it does
+             * not own: say so now, not through their messages. */
+            log_error("directories",
+                      "PGDATA \"%s\" is owned by uid %u, but this runs as uid %u, which cannot "
+                      "take it over; hint: chown it to uid %u, point PGDATA at a subdirectory "
+                      "(it is created), or start the container as root",
+                      cfg->pgdata, (unsigned)st.st_uid, (unsigned)who->uid, (unsigned)who->uid);
+            return -1;
+        }
+        if (stat(cfg->pgdata, &st) == 0 && (st.st_mode & 0777) != 0700 &&
             chmod(cfg->pgdata, 0700) < 0) {
             log_error("directories", "could not change mode of \"%s\": %s", cfg->pgdata,
                       strerror(errno));

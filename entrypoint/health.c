@@ -100,7 +100,7 @@ int health_main(int argc, char **argv, char **envp)
     } else {
         bool recovery = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         const char *status = PQgetisnull(res, 0, 1) ? "not running" : PQgetvalue(res, 0, 1);
-        long long lag = PQgetisnull(res, 0, 2) ? 0 : atoll(PQgetvalue(res, 0, 2));
+        long long lag = PQgetisnull(res, 0, 2) ? 0 : strtoll(PQgetvalue(res, 0, 2), NULL, 10);
         if (opts.live_only) {
             printf("alive: the server answers (%s)\n",
                    recovery ? "in recovery" : "not in recovery");

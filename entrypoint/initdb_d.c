@@ -105,17 +105,15 @@ static int start_server(const struct config *cfg, const char *const *server_args
  * itself with pg_ctl (the official image does the same). */
 static int stop_server(const struct config *cfg, pid_t ours)
 {
-    char path[PATH_MAX];
     pid_t pid = ours;
 
     if (ours <= 0 || waitpid(ours, NULL, WNOHANG) != 0) {
+        char path[PATH_MAX], line[32];
         snprintf(path, sizeof(path), "%s/postmaster.pid", cfg->pgdata);
         FILE *f = fopen(path, "re");
-        long p = 0;
         if (!f)
             return 0; /* no server runs */
-        if (fscanf(f, "%ld", &p) != 1)
-            p = 0;
+        long p = fgets(line, sizeof(line), f) ? strtol(line, NULL, 10) : 0;
         fclose(f);
         if (p <= 0 || kill((pid_t)p, 0) < 0)
             return 0;
@@ -128,7 +126,7 @@ static int stop_server(const struct config *cfg, pid_t ours)
         proc_reap_exited();
         if (kill(pid, 0) < 0 && errno == ESRCH)
             return 0;
-        usleep(10000);
+        nanosleep(&(struct timespec){.tv_nsec = 10000000L}, NULL);
     }
     log_error("initdb.d", "the temporary server (pid %d) did not stop within %d s", (int)pid,
               SERVER_STOP_TIMEOUT_S);
@@ -276,12 +274,12 @@ static int run_one(const struct config *cfg, const char *dir, const char *name,
 }
 
 int initdb_d_run(const struct config *cfg, const char *dir, const char *const *server_args,
-                 char *const server_env[], char *const env[])
+                 char *const server_env[], char *const scripts_env[])
 {
     struct dirent **names;
     int n = scandir(dir, &names, NULL, alphasort);
     pid_t server = -1;
-    struct script_env script_env = {.vars = (char **)env, .buf = NULL};
+    struct script_env script_env = {.vars = (char **)scripts_env, .buf = NULL};
     int rc = 0;
 
     if (n < 0) {

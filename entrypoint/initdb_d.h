@@ -19,9 +19,9 @@ bool initdb_d_pending(const char *dir);
 
 /* server_args: the postgres command line the container was given (its -c
  * options apply to the temporary server too); server_env: the server's
- * environment, without secrets. env: the environment of the scripts, with
+ * environment, without secrets. scripts_env: the environment of the scripts, with
  * POSTGRES_PASSWORD and PGPASSWORD in it as the official image has them. */
 int initdb_d_run(const struct config *cfg, const char *dir, const char *const *server_args,
-                 char *const server_env[], char *const env[]);
+                 char *const server_env[], char *const scripts_env[]);
 
 #endif

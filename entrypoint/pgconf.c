@@ -215,7 +215,9 @@ static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
 
     if (fs_exists(path) && fs_read(path, 1 << 20, &text, &n) < 0)
         return -1;
-    char *kept = malloc(n + 1);
+    /* Every line kept ends with a newline, also a last one that had none in
+     * the file: at most n + 1 bytes, and the NUL. */
+    char *kept = malloc(n + 2);
     size_t o = 0;
     if (!kept) {
         free(text);
@@ -227,7 +229,10 @@ static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
         if (strncmp(p, "primary_conninfo", 16) == 0 || strncmp(p, "primary_slot_name", 17) == 0 ||
             strcmp(line, STANDBY_COMMENT) == 0)
             continue;
-        o += (size_t)sprintf(kept + o, "%s\n", line);
+        size_t n_line = strlen(line);
+        memcpy(kept + o, line, n_line + 1);
+        kept[o + n_line] = '\n';
+        o += n_line + 1;
     }
     free(text);
     *out = kept;
@@ -266,7 +271,7 @@ int pgconf_write_standby(const struct config *cfg, const char *dir, const char *
     int rc = -1;
     if (all) {
         memcpy(all, kept, kept_len);
-        strcpy(all + kept_len, text);
+        memcpy(all + kept_len, text, strlen(text) + 1);
         rc = fs_write_atomic(path, all, strlen(all), 0600);
     }
     free(all);

@@ -17,8 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-extern char **environ;
-
 int primary_check(const struct config *cfg, enum datadir_state state)
 {
     switch (state) {
@@ -136,10 +134,11 @@ static int append_sql(char *buf, size_t len, size_t *o, const char *fmt, ...)
  * may have made it) leaves a role that is there alone. */
 static int bootstrap_sql(const struct config *cfg, bool fresh, char *sql, size_t len)
 {
-    char ident[256], name[256], literal[512], body[1536], quoted_body[3200];
+    char ident[256];
     size_t o = 0;
 
     if (cfg->repl_password) {
+        char name[256], literal[512], body[1536], quoted_body[3200];
         char *secret = pgconn_scram_secret(cfg->repl_user, cfg->repl_password);
         if (!secret)
             return -1;
@@ -245,9 +244,9 @@ static int run_init_scripts(const struct config *cfg, const char *const *server_
 
     if (!initdb_d_pending(INITDB_D_DIR))
         return 0;
-    char **senv = script_env(cfg, env, extra);
-    int rc = senv ? initdb_d_run(cfg, INITDB_D_DIR, server_args, env, senv) : -1;
-    free(senv);
+    char **scripts_env = script_env(cfg, env, extra);
+    int rc = scripts_env ? initdb_d_run(cfg, INITDB_D_DIR, server_args, env, scripts_env) : -1;
+    free(scripts_env);
     for (int i = 0; extra[i]; i++) {
         explicit_bzero(extra[i], strlen(extra[i]));
         free(extra[i]);

@@ -73,19 +73,17 @@ int privs_resolve(struct runas *who)
         snprintf(who->name, sizeof(who->name), "%u", (unsigned)who->uid);
         return 0;
     }
-    errno = 0;
-    struct passwd *pw = getpwnam(RUN_AS_USER);
-    if (!pw) {
+    /* From the file, like every other lookup here: not through NSS. */
+    struct passwd pw;
+    if (!passwd_find(RUN_AS_USER, 0, &pw, who->name, sizeof(who->name))) {
         log_error("privileges",
-                  "could not find user \"%s\" in /etc/passwd%s%s; hint: the image must have a "
-                  "postgres user",
-                  RUN_AS_USER, errno ? ": " : "", errno ? strerror(errno) : "");
+                  "could not find user \"%s\" in %s; hint: the image must have a postgres user",
+                  RUN_AS_USER, PASSWD_FILE);
         return -1;
     }
-    who->uid = pw->pw_uid;
-    who->gid = pw->pw_gid;
+    who->uid = pw.pw_uid;
+    who->gid = pw.pw_gid;
     who->started_as_root = true;
-    snprintf(who->name, sizeof(who->name), "%s", pw->pw_name);
     return 0;
 }
 

@@ -58,6 +58,8 @@ int words_split(const char *s, struct words *out, char *err, size_t errlen)
             }
             in_word = false;
             len = 0;
+        } else if (c == '\\' && p[1] == '\n') {
+            p++; /* a line continuation: nothing, not even an empty word */
         } else {
             in_word = true;
             if (c == '\'' || c == '"') {
@@ -68,8 +70,7 @@ int words_split(const char *s, struct words *out, char *err, size_t errlen)
                     rc = -1;
                     break;
                 }
-                if (p[1] != '\n')
-                    buf[len++] = p[1];
+                buf[len++] = p[1];
                 p++;
             } else {
                 buf[len++] = c;

@@ -21,7 +21,7 @@ dockerd_pid=""
 say() { printf '\n== %s\n' "$*"; }
 
 install_packages() {
-    local pkgs=(build-essential cmake pkg-config file libssl-dev libpq-dev dpkg-dev python3 python3-yaml libnss-wrapper zstd xz-utils gzip
+    local pkgs=(build-essential cmake pkg-config file libssl-dev libpq-dev dpkg-dev python3 python3-yaml libnss-wrapper zstd xz-utils gzip cppcheck clang clang-tidy
                 postgresql-15 postgresql-client-15 iproute2 util-linux procps)
     [ "${PGEP_SKIP_E2E:-0}" = 1 ] || pkgs+=(docker.io docker-compose debootstrap)
     local missing=()
@@ -100,6 +100,15 @@ configure_build build -DCMAKE_BUILD_TYPE=Release
 file build/pg-entrypoint | grep -q 'statically linked' || { echo "build/pg-entrypoint is not static" >&2; exit 1; }
 
 run_tier unit build unit
+
+# Static analysis: cppcheck and clang-tidy over entrypoint/ and cmd/.
+say "lint"
+if bash tests/lint.sh; then
+    summary+=("lint: 1 passed, 0 failed")
+else
+    summary+=("lint: 0 passed, 1 failed")
+    failed=1
+fi
 if [ "${PGEP_SKIP_INTEGRATION:-0}" = 1 ]; then
     skipped+=("integration (PGEP_SKIP_INTEGRATION=1)")
 else

@@ -17,8 +17,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-extern char **environ;
-
 static const char usage_text[] =
     "Usage: pg-entrypoint [postgres [ARGS...]]\n"
     "       pg-entrypoint health [--live] [--max-lag BYTES]\n"
