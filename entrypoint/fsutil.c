@@ -181,8 +181,27 @@ static void parent_dir(const char *path, char *out, size_t len)
         snprintf(out, len, ".");
 }
 
+/* True when path already holds exactly data with exactly mode. */
+static bool same_file(const char *path, const char *data, size_t len, mode_t mode)
+{
+    struct stat st;
+    char *old;
+    size_t old_len;
+
+    if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != mode ||
+        (size_t)st.st_size != len || fs_read(path, len, &old, &old_len) < 0)
+        return false;
+    bool same = old_len == len && memcmp(old, data, len) == 0;
+    explicit_bzero(old, old_len);
+    free(old);
+    return same;
+}
+
 int fs_write_atomic(const char *path, const char *data, size_t len, mode_t mode)
 {
+    /* A restart that changes nothing writes nothing: no fsync, no rename. */
+    if (same_file(path, data, len, mode))
+        return 0;
     char tmp[PATH_MAX], dir[PATH_MAX];
 
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))

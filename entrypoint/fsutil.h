@@ -17,7 +17,8 @@ int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid);
 int fs_chown_tree(const char *path, uid_t uid, gid_t gid);
 
 /* Writes data to path atomically: a temporary file, fsync, rename, fsync of
- * the directory. The file gets mode. */
+ * the directory. The file gets mode. Does nothing when path already holds
+ * exactly that, with that mode. */
 int fs_write_atomic(const char *path, const char *data, size_t len, mode_t mode);
 
 /* Appends data to path (created with mode when missing), then fsyncs it. */

@@ -62,8 +62,8 @@ int primary_check(const struct config *cfg, enum datadir_state state)
 static int run_initdb(const struct config *cfg, char *const env[])
 {
     struct words extra = {0};
-    char err[128], user_arg[128], pw_arg[64], waldir_arg[4096];
-    const char *argv[CONFIG_INITDB_ARGS_MAX + 8];
+    char err[128], user_arg[128], auth_arg[64], pw_arg[64], waldir_arg[4096];
+    const char *argv[CONFIG_INITDB_ARGS_MAX + 10];
     int pw[2] = {-1, -1}, rc = -1;
     size_t n = 0;
 
@@ -72,8 +72,22 @@ static int run_initdb(const struct config *cfg, char *const env[])
     if (extra.n > CONFIG_INITDB_ARGS_MAX)
         goto out; /* refused by config already */
     snprintf(user_arg, sizeof(user_arg), "--username=%s", cfg->superuser);
+    /* initdb's default trusts TCP from loopback too (replication included);
+     * only the unix socket stays trusted, which the health check and init
+     * scripts use and only processes in the container can reach. Options in
+     * POSTGRES_INITDB_ARGS come later and win. */
+    const char *method = config_auth_method(cfg);
+    static const char *const host_methods[] = {"trust", "reject", "scram-sha-256", "md5",
+                                               "password"};
+    bool plain = false;
+    for (size_t i = 0; i < sizeof(host_methods) / sizeof(host_methods[0]); i++)
+        plain = plain || strcmp(method, host_methods[i]) == 0;
+    /* (gss, cert, ldap, ... need more than initdb can say: loopback gets scram) */
+    snprintf(auth_arg, sizeof(auth_arg), "--auth-host=%s", plain ? method : "scram-sha-256");
     argv[n++] = "initdb";
     argv[n++] = user_arg;
+    argv[n++] = "--auth-local=trust";
+    argv[n++] = auth_arg;
     if (cfg->superuser_password && *cfg->superuser_password) {
         if (pipe2(pw, O_CLOEXEC) < 0) {
             log_error("initdb", "could not create a pipe: %s", strerror(errno));

@@ -107,8 +107,10 @@ printf '%s\n' initdb --single pg_basebackup 10-table.sh >"$WORK/markers"
             # as /proc/self/fd/N: its open files count as temporary files.
             if [ "${args[0]##*/}" = pg_basebackup ]; then
                 for f in "$d"/fd/*; do
-                    [ -f "$f" ] && grep -a -q -F -f "$WORK/secrets" "$f" 2>/dev/null &&
-                        printf '%s %s\n' "$(stat -L -c '%a %u' "$f" 2>/dev/null)" "$(readlink "$f")" >>"$WORK/tmpfiles"
+                    # stat first: pg_basebackup may be gone by the time of a later look
+                    st=$(stat -L -c '%a %u' "$f" 2>/dev/null) && link=$(readlink "$f" 2>/dev/null) &&
+                        [ -f "$f" ] && grep -a -q -F -f "$WORK/secrets" "$f" 2>/dev/null &&
+                        printf '%s %s\n' "$st" "$link" >>"$WORK/tmpfiles"
                 done
             fi
         done

@@ -135,6 +135,15 @@ static void test_atomic_write_and_move(void)
     CHECK(fs_read(path, 100, &data, &len) == 0);
     CHECK_STR(data, "new");
     free(data);
+    /* the same content again is no write at all (the inode stays); new content is */
+    struct stat before, after;
+    CHECK(stat(path, &before) == 0);
+    CHECK(fs_write_atomic(path, "new", 3, 0600) == 0);
+    CHECK(stat(path, &after) == 0 && after.st_ino == before.st_ino);
+    CHECK(fs_write_atomic(path, "new", 3, 0640) == 0);
+    CHECK(stat(path, &after) == 0 && after.st_ino != before.st_ino &&
+          (after.st_mode & 0777) == 0640);
+    CHECK(fs_write_atomic(path, "new", 3, 0600) == 0);
     CHECK(fs_append(path, "+more", 0600) == 0);
     CHECK(fs_read(path, 100, &data, &len) == 0);
     CHECK_STR(data, "new+more");
