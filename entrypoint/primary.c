@@ -296,8 +296,6 @@ static int initialise(const struct config *cfg, const char *const *server_args, 
  * so that replicas can follow it. Ours is recognised by the include line. */
 static int adopt(const struct config *cfg, char *const env[])
 {
-    if (pgconf_has_primary_settings(cfg->pgdata))
-        return 0;
     struct step s;
     step_begin(&s, "adopt",
                "PGDATA \"%s\" was not made by pg-entrypoint: adding replication settings, "
@@ -317,15 +315,18 @@ int primary_run(const struct config *cfg, const struct runas *who, enum datadir_
                  cfg->pgdata);
         return 0;
     }
-    if (state != DATADIR_EMPTY) {
+    bool fresh = state == DATADIR_EMPTY;
+    if (!fresh) {
         log_info("data", "PGDATA \"%s\" holds a cluster; reusing it without initialisation",
                  cfg->pgdata);
-        return adopt(cfg, env);
+        if (pgconf_has_primary_settings(cfg->pgdata))
+            return 0;
     }
+    /* initdb and single-user mode both need a name for the current uid */
     if (privs_nss_wrapper(who, nss, nss_dir, sizeof(nss_dir)) < 0)
         return -1;
     char **init_env = nss[0] ? proc_clean_env(env, (const char *const *)nss) : (char **)env;
-    int rc = init_env ? initialise(cfg, server_args, init_env) : -1;
+    int rc = !init_env ? -1 : fresh ? initialise(cfg, server_args, init_env) : adopt(cfg, init_env);
     if (init_env != env)
         free(init_env);
     privs_nss_wrapper_cleanup(nss, nss_dir);
