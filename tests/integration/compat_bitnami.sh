@@ -220,7 +220,9 @@ check_slave_streams()
     log_has s "role replica" || { no "the slave's log does not say role replica"; return 1; }
     streaming() { [ "$(sqlc s bob "$SUPERPW" bobdb 'select status from pg_stat_wal_receiver')" = streaming ]; }
     until_true 20 streaming || { no "the slave is not streaming"; return 1; }
-    [ "$(mq "select usename || ' ' || sync_state from pg_stat_replication")" = "ru quorum" ] ||
+    # the walsender's state settles a moment after the receiver says streaming
+    quorum() { [ "$(mq "select usename || ' ' || sync_state from pg_stat_replication")" = "ru quorum" ]; }
+    until_true 10 quorum ||
         { no "pg_stat_replication on the master: $(mq "select usename, sync_state from pg_stat_replication")"; return 1; }
     # remote_apply: once the commit returns, the slave has applied it
     timeout 15 env PGPASSWORD="$SUPERPW" PGPASSFILE=/dev/null ip netns exec "$NS_R" psql -X -q -w -v ON_ERROR_STOP=1 \
