@@ -246,15 +246,7 @@ stop_quiet m
 printf '%s\n' "$OLDPW" >"$WORK/oldpw"
 chown postgres "$WORK/oldpw"
 install -d -m 0755 "$WORK/bvol"
-plain_initdb "$WORK/bvol/data" --username=postgres --pwfile="$WORK/oldpw"
-printf '\nhost all all all scram-sha-256\n' >>"$WORK/bvol/data/pg_hba.conf"
-runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$WORK/bvol/data" -o "-c listen_addresses='' -k $WORK/bvol/data -p $B_PORT" -w start >"$WORK/pgctl.out" 2>&1 ||
-    fail "could not start the Bitnami-like cluster: $(tail -3 "$WORK/pgctl.out")"
-runuser -u postgres -- psql -X -q -h "$WORK/bvol/data" -p "$B_PORT" -U postgres -d postgres \
-    -c "CREATE TABLE from_bitnami (x text); INSERT INTO from_bitnami VALUES ('kept')" >/dev/null ||
-    fail "could not write into the Bitnami-like cluster"
-runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$WORK/bvol/data" -m fast -w stop >>"$WORK/pgctl.out" 2>&1 ||
-    fail "could not stop the Bitnami-like cluster"
+foreign_cluster "$WORK/bvol/data" "$B_PORT" "$WORK/oldpw" from_bitnami kept "Bitnami-like cluster"
 chown -R 1001:1001 "$WORK/bvol"
 chmod 0700 "$WORK/bvol/data"
 BITNAMI_ENV=(POSTGRESQL_PASSWORD="$SUPERPW" POSTGRESQL_REPLICATION_MODE=master)

@@ -31,16 +31,8 @@ OLDPW="old pw 'from initdb' $RANDOM"
 # The official image's first start, reduced to what stays on the volume.
 printf '%s\n' "$OLDPW" >"$WORK/oldpw"
 chown postgres "$WORK/oldpw"
-plain_initdb "$WORK/a" --username=postgres --pwfile="$WORK/oldpw"
-printf '\nhost all all all scram-sha-256\n' >>"$WORK/a/pg_hba.conf"
+foreign_cluster "$WORK/a" "$P_PORT" "$WORK/oldpw" made_before "official image" "plain cluster"
 rm -f "$WORK/oldpw"
-runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$WORK/a" -o "-c listen_addresses='' -k $WORK/a -p $P_PORT" -w start >"$WORK/pgctl.out" 2>&1 ||
-    fail "could not start the plain cluster: $(tail -3 "$WORK/pgctl.out")"
-runuser -u postgres -- psql -X -q -h "$WORK/a" -p "$P_PORT" -U postgres -d postgres \
-    -c "CREATE TABLE made_before (x text); INSERT INTO made_before VALUES ('official image')" >/dev/null ||
-    fail "could not write into the plain cluster"
-runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$WORK/a" -m fast -w stop >>"$WORK/pgctl.out" 2>&1 ||
-    fail "could not stop the plain cluster"
 grep -q '^include_if_exists' "$WORK/a/postgresql.conf" && fail "the plain cluster already has an include line"
 
 include_count() { grep -c "^include_if_exists = 'pg-entrypoint.conf'" "$WORK/a/postgresql.conf" || true; }

@@ -91,16 +91,12 @@ wait_exit()
     return 0
 }
 
-cleanup()
+# stop_all_instances: stops every instance politely (SIGINT: fast
+# shutdown), then kills whatever is left: SIGKILL to a namespace's PID 1
+# ends every process in it. The instances are forgotten afterwards.
+stop_all_instances()
 {
-    local rc=$? id
-    trap - EXIT INT TERM PIPE
-    trap '' PIPE  # a closed stdout/stderr must not stop the cleanup
-    set +e
-    [ "$TEST_FAILED" = 1 ] && rc=1
-    for pid in "${BG_PIDS[@]}"; do kill_tree "$pid" TERM; done
-    # Stop the servers politely (SIGINT: fast shutdown), then kill whatever is
-    # left: SIGKILL to a namespace's PID 1 ends every process in it.
+    local id
     for id in "${!UPID[@]}"; do
         if [ -n "${CPID[$id]:-}" ]; then kill -INT "${CPID[$id]}" 2>/dev/null; fi
     done
@@ -112,7 +108,19 @@ cleanup()
             kill -KILL "${UPID[$id]}" 2>/dev/null || true
             wait "${UPID[$id]}" 2>/dev/null || true
         fi
+        unset "UPID[$id]" "CPID[$id]" "USH[$id]"
     done
+}
+
+cleanup()
+{
+    local rc=$? id
+    trap - EXIT INT TERM PIPE
+    trap '' PIPE  # a closed stdout/stderr must not stop the cleanup
+    set +e
+    [ "$TEST_FAILED" = 1 ] && rc=1
+    for pid in "${BG_PIDS[@]}"; do kill_tree "$pid" TERM; done
+    stop_all_instances
     for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     # Safety net: anything still running in a network namespace this test
     # made was started by this test.

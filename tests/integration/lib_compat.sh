@@ -220,3 +220,22 @@ plain_initdb()
     runuser -u postgres -- "$PG_BINDIR/initdb" -D "$dir" "$@" >"$WORK/plain-initdb.out" 2>&1 ||
         fail "plain initdb in $dir failed: $(tail -5 "$WORK/plain-initdb.out")"
 }
+
+# foreign_cluster DIR PORT PWFILE TABLE VALUE WHAT: a cluster as another image
+# leaves it (plain initdb with superuser postgres and the password in PWFILE,
+# `host all all all scram-sha-256` appended), holding one row VALUE in TABLE,
+# written by a server started and stopped here on the unix socket only.
+# WHAT names it in failure messages.
+foreign_cluster()
+{
+    local dir=$1 port=$2 pwfile=$3 table=$4 value=$5 what=$6
+    plain_initdb "$dir" --username=postgres --pwfile="$pwfile"
+    printf '\nhost all all all scram-sha-256\n' >>"$dir/pg_hba.conf"
+    runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$dir" -o "-c listen_addresses='' -k $dir -p $port" -w start >"$WORK/pgctl.out" 2>&1 ||
+        fail "could not start the $what: $(tail -3 "$WORK/pgctl.out")"
+    runuser -u postgres -- psql -X -q -h "$dir" -p "$port" -U postgres -d postgres \
+        -c "CREATE TABLE $table (x text); INSERT INTO $table VALUES ('$value')" >/dev/null ||
+        fail "could not write into the $what"
+    runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$dir" -m fast -w stop >>"$WORK/pgctl.out" 2>&1 ||
+        fail "could not stop the $what"
+}

@@ -25,19 +25,7 @@ fx_cleanup()
     if [ ${#FX_MOUNTS[@]} -gt 0 ] || [ ${#FX_RMDIRS[@]} -gt 0 ]; then
         # Nothing may run on a mount that goes away: stop the instances as
         # lib.sh's cleanup would (fast shutdown, then the namespace's death).
-        for id in "${!UPID[@]}"; do
-            if [ -n "${CPID[$id]:-}" ]; then kill -INT "${CPID[$id]}" 2>/dev/null; fi
-        done
-        for id in "${!UPID[@]}"; do
-            if ! wait_exit "$id" 15; then
-                log "cleanup: $id did not stop on SIGINT; killing its namespace"
-                if [ -n "${CPID[$id]:-}" ]; then kill -KILL "${CPID[$id]}" 2>/dev/null; fi
-                if [ -n "${USH[$id]:-}" ]; then kill -KILL "${USH[$id]}" 2>/dev/null; fi
-                kill -KILL "${UPID[$id]}" 2>/dev/null
-                wait "${UPID[$id]}" 2>/dev/null
-                unset "UPID[$id]" "CPID[$id]" "USH[$id]"
-            fi
-        done
+        stop_all_instances
     fi
     for m in "${FX_MOUNTS[@]}"; do
         umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "cleanup: could not unmount $m"
