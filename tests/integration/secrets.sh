@@ -211,14 +211,16 @@ for id in p b; do
     [ "$(awk '$2 == "replication" { print $3 }' "$WORK/hba.$id" | sort -u)" = '"replicator"' ] ||
         fail "$id: the replication lines pg-entrypoint wrote name $(awk '$2 == "replication" { print $3 }' "$WORK/hba.$id" | sort -u | tr '\n' ' '), want \"replicator\""
 done
-# What the server uses (p, scram): trust only for local sockets and
-# loopback addresses (initdb's defaults, as in the official image), and
-# replication from the network only for the replication user.
+# What the server uses (p, scram): trust only for the unix socket (initdb's
+# loopback lines get the host method too), and replication from the network
+# only for the replication user.
 bad=$(q p "select line_number || ': ' || type || ' ' || array_to_string(database, ',') || ' ' ||
                   array_to_string(user_name, ',') || ' ' || coalesce(address, '') || ' ' || auth_method
              from pg_hba_file_rules
-            where error is null and type <> 'local' and address not in ('127.0.0.1', '::1')
-              and (auth_method = 'trust' or ('replication' = any(database) and user_name <> '{replicator}'))")
+            where error is null and type <> 'local'
+              and (auth_method = 'trust'
+                   or ('replication' = any(database) and user_name <> '{replicator}'
+                       and address not in ('127.0.0.1', '::1')))")
 [ -z "$bad" ] || fail "p's pg_hba.conf lets the network in too widely: $bad"
 [ "$(q p "select count(*) from pg_hba_file_rules where error is not null")" = 0 ] || fail "p's pg_hba.conf has errors"
 
