@@ -645,8 +645,14 @@ class Bench:
 
     def row_restart(self):
         if self.load.poll() is None:
+            # pgbench installs a cancel handler for SIGINT and now and then
+            # does not exit on it; the load only has to stop.
             self.load.send_signal(signal.SIGINT)
-            self.load.wait(30)
+            try:
+                self.load.wait(10)
+            except subprocess.TimeoutExpired:
+                self.load.kill()
+                self.load.wait(10)
         say("== replica restart on existing data (no load): launch -> streaming")
         rp = PORT["load_r"]
         launch = {

@@ -369,6 +369,53 @@ int fs_wipe_contents(const char *dir, const char *const keep[], bool (*should_st
     return rc;
 }
 
+struct move_aside {
+    int into_fd;
+    dev_t dev;
+    const char *into;
+    const char *const *keep;
+};
+
+static int move_aside_entry(int dirfd, const char *name, const struct stat *st, void *arg)
+{
+    struct move_aside *m = arg;
+
+    if (strcmp(name, m->into) == 0 || st->st_dev != m->dev ||
+        (S_ISLNK(st->st_mode) && strcmp(name, "pg_wal") == 0))
+        return 0;
+    for (const char *const *k = m->keep; k && *k; k++)
+        if (strcmp(name, *k) == 0)
+            return 0;
+    /* A name the trash already holds (from an earlier, interrupted run) may
+     * refuse the rename: the entry then stays where it is. */
+    if (renameat2(dirfd, name, m->into_fd, name, RENAME_NOREPLACE) < 0 && errno != EEXIST &&
+        errno != ENOTEMPTY)
+        log_info("wipe", "\"%s\" stays in place to be deleted there: %s", name, strerror(errno));
+    return 0;
+}
+
+int fs_move_aside(const char *dir, const char *into, const char *const keep[])
+{
+    struct stat st, into_st;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), into_fd = -1, rc = -1;
+
+    if (fd < 0 || fstat(fd, &st) < 0 || (mkdirat(fd, into, 0700) < 0 && errno != EEXIST))
+        goto out;
+    into_fd = openat(fd, into, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (into_fd < 0 || fstat(into_fd, &into_st) < 0 || into_st.st_dev != st.st_dev)
+        goto out;
+    struct move_aside m = {.into_fd = into_fd, .dev = st.st_dev, .into = into, .keep = keep};
+    rc = for_each_entry(fd, move_aside_entry, &m);
+out:
+    if (rc < 0)
+        log_info("wipe", "could not set \"%s/%s\" aside: %s", dir, into, strerror(errno));
+    if (into_fd >= 0)
+        close(into_fd);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 int fs_move_contents(const char *src, const char *dst)
 {
     DIR *d = opendir(src);

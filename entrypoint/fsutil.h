@@ -39,6 +39,14 @@ bool fs_exists(const char *path);
  * wipe must not hold up `docker stop`. */
 int fs_wipe_contents(const char *dir, const char *const keep[], bool (*should_stop)(void));
 
+/* Renames the top-level entries of dir, except those named in keep, into
+ * its subdirectory into (created 0700 when missing), so that deleting them
+ * can wait: a rename each, whatever they hold. Entries that cannot move
+ * stay where they are, to be wiped in place: another mount, a pg_wal
+ * symlink (whose target fs_wipe_contents empties), a name the subdirectory
+ * already holds. -1 when dir or into cannot be used at all. */
+int fs_move_aside(const char *dir, const char *into, const char *const keep[]);
+
 /* Moves every entry of src into dst (same file system) and removes src. */
 int fs_move_contents(const char *src, const char *dst);
 

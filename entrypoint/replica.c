@@ -1,5 +1,6 @@
 #include "replica.h"
 
+#include "discard.h"
 #include "fsutil.h"
 #include "initdb_d.h"
 #include "log.h"
@@ -239,7 +240,8 @@ static int check_backup(const char *dir)
     return 0;
 }
 
-static int clone(const struct config *cfg, enum replica_action action, char *const env[])
+static int clone_from_primary(const struct config *cfg, enum replica_action action,
+                              char *const env[])
 {
     char marker[PATH_MAX], staging[PATH_MAX];
     uint64_t sysid;
@@ -260,11 +262,11 @@ static int clone(const struct config *cfg, enum replica_action action, char *con
     snprintf(staging, sizeof(staging), "%s/%s", cfg->pgdata, DATADIR_CLONE_STAGING);
     if (fs_write_atomic(marker, "clone in progress\n", 18, 0600) < 0)
         return -1;
+    /* The old copy is deleted while the new one is copied in beside it. */
+    struct discard old = {0};
     if (action == REPLICA_RECLONE) {
         static const char *const keep[] = {DATADIR_CLONE_MARKER, "lost+found", NULL};
-        struct step w;
-        step_begin(&w, "wipe", "removing the old contents of \"%s\"", cfg->pgdata);
-        if (step_end(&w, fs_wipe_contents(cfg->pgdata, keep, stop_requested)) < 0)
+        if (discard_begin(&old, cfg->pgdata, keep, stop_requested) < 0)
             return -1;
     }
 
@@ -272,6 +274,8 @@ static int clone(const struct config *cfg, enum replica_action action, char *con
     step_begin(&s, "clone", "pg_basebackup from %s:%d%s%s", cfg->primary_host, cfg->primary_port,
                cfg->slot ? " with slot " : "", cfg->slot ? cfg->slot : "");
     rc = run_basebackup(cfg, staging, env);
+    if (discard_end(&old) < 0)
+        rc = -1;
     if (rc == 0)
         rc = check_backup(staging);
     if (rc == 0)
@@ -339,7 +343,7 @@ int replica_run(const struct config *cfg, const struct datadir_facts *facts, cha
                                                  : "nothing in it is usable");
         /* fall through */
     case REPLICA_CLONE:
-        if (clone(cfg, action, env) < 0)
+        if (clone_from_primary(cfg, action, env) < 0)
             return -1;
         break;
     }

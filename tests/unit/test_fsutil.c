@@ -1,8 +1,10 @@
 /* fsutil.c: the wipe keeps what it must (lost+found, the marker, anything a
  * symlink points to outside), empties a pg_wal link's target, never crosses
- * a mount; atomic writes land with their mode. */
+ * a mount; setting aside moves what it may and leaves the rest; discard.c
+ * gives the same end state as the wipe; atomic writes land with their mode. */
 #include "check.h"
 #include "datadir.h"
+#include "discard.h"
 #include "fsutil.h"
 
 #include <fcntl.h>
@@ -119,6 +121,81 @@ static void test_wipe_stops_when_asked(void)
     CHECK(there("sdata/a"));
 }
 
+/* The tree test_wipe starts from, under top. */
+static void old_cluster(const char *top)
+{
+    char rel[256];
+#define AT(x) (snprintf(rel, sizeof(rel), "%s/%s", top, x), rel)
+    dir_(top);
+    dir_(AT("lost+found"));
+    put(AT("lost+found/kept"), "x");
+    put(AT(".hidden"), "x");
+    put(AT(DATADIR_CLONE_MARKER), "x");
+    dir_(AT("base"));
+    dir_(AT("base/1"));
+    put(AT("base/1/1259"), "x");
+    link_("outside", AT("link-to-outside"));
+    link_("outside/precious", AT("base/file-link"));
+    link_("wal", AT("pg_wal"));
+#undef AT
+}
+
+static void test_move_aside(void)
+{
+    char data[512];
+    const char *keep[] = {DATADIR_CLONE_MARKER, "lost+found", NULL};
+
+    old_cluster("adata");
+    /* an earlier run's trash, holding a name that is about to move again */
+    dir_("adata/" DISCARD_TRASH);
+    dir_("adata/" DISCARD_TRASH "/base");
+    put("adata/" DISCARD_TRASH "/base/old", "x");
+    snprintf(data, sizeof(data), "%s/adata", root);
+    CHECK(fs_move_aside(data, DISCARD_TRASH, keep) == 0);
+
+    CHECK(there("adata/" DATADIR_CLONE_MARKER));
+    CHECK(there("adata/lost+found/kept"));
+    CHECK(there("adata/pg_wal"));                    /* stays: its target is emptied in place */
+    CHECK(there("adata/base/1/1259"));               /* stays: the trash has a "base" already */
+    CHECK(there("adata/" DISCARD_TRASH "/.hidden")); /* moved */
+    CHECK(there("adata/" DISCARD_TRASH "/link-to-outside"));
+    CHECK(!there("adata/.hidden"));
+    CHECK(there("outside/precious"));
+}
+
+static void test_discard(void)
+{
+    char data[512];
+    const char *keep[] = {DATADIR_CLONE_MARKER, "lost+found", NULL};
+    struct discard d;
+
+    put("wal/000000010000000000000002", "x");
+    old_cluster("ddata");
+    dir_("ddata/" DISCARD_TRASH);
+    put("ddata/" DISCARD_TRASH "/left-by-an-earlier-run", "x");
+    snprintf(data, sizeof(data), "%s/ddata", root);
+    CHECK(discard_begin(&d, data, keep, NULL) == 0);
+    CHECK(discard_end(&d) == 0);
+
+    CHECK(there("ddata/lost+found/kept"));
+    CHECK(there("ddata/" DATADIR_CLONE_MARKER));
+    CHECK(!there("ddata/" DISCARD_TRASH));
+    CHECK(!there("ddata/.hidden"));
+    CHECK(!there("ddata/base"));
+    CHECK(!there("ddata/pg_wal"));
+    CHECK(there("outside/precious"));
+    CHECK(there("wal"));
+    CHECK(!there("wal/000000010000000000000002"));
+
+    /* asked to stop: it fails, and the marker (which makes the next start
+     * wipe again) is still there */
+    old_cluster("sddata");
+    snprintf(data, sizeof(data), "%s/sddata", root);
+    int rc = discard_begin(&d, data, keep, always);
+    CHECK(rc == -1 || discard_end(&d) == -1);
+    CHECK(there("sddata/" DATADIR_CLONE_MARKER));
+}
+
 static void test_atomic_write_and_move(void)
 {
     char path[512], src[512], dst[512];
@@ -188,6 +265,8 @@ int main(void)
     test_wipe();
     test_wipe_stops_at_mounts();
     test_wipe_stops_when_asked();
+    test_move_aside();
+    test_discard();
     test_atomic_write_and_move();
     test_inspect();
     char cmd[600];
