@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define BACKOFF_FIRST_MS 20
-#define BACKOFF_MAX_MS 1000
+#define BACKOFF_MAX_MS 250
 #define WAIT_LOG_EVERY_S 5.0
 #define CONNECT_ATTEMPT_MS 3000
 

@@ -17,7 +17,7 @@ wait_for 30 "the replica logs 'waiting for the primary'" waiting ||
     fail "the replica did not log 'waiting for the primary' within 30 s"
 [ "$(docker inspect -f '{{.State.Running}}' "$replica")" = true ] ||
     fail "the replica is not running while it should be waiting"
-# let the backoff grow to its cap (about 1 s), so the stop lands in a sleep
+# let the backoff grow to its cap (0.25 s), so the stop lands in a sleep
 sleep 2
 running "$replica"
 docker logs "$replica" 2>&1 | grep -F 'waiting for the primary' | head -n 2 | sed 's/^/    /' >&2
