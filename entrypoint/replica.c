@@ -330,7 +330,7 @@ int replica_run(const struct config *cfg, const struct datadir_facts *facts, cha
             return -1;
         break;
     case REPLICA_RECLONE:
-        if (state == DATADIR_STANDBY)
+        if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE)
             log_warn("data",
                      "PGDATA \"%s\" is a standby of system %" PRIu64
                      ", but the primary now runs system %" PRIu64

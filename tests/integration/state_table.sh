@@ -8,6 +8,9 @@
 #      hashes); with POSTGRES_RESEED=force it is wiped, cloned, and streams;
 #  (d) a replica whose slot was dropped on the primary while it was stopped:
 #      the restart says the slot was created again, and it streams through it;
+#  (g) that replica, healthy, restarted with POSTGRES_RESEED=force: it says
+#      so (not that the primary was re-created), discards the old copy
+#      (nothing of it left, no trash directory) and streams;
 #  (e) a second start on the PGDATA of a running replica, and of a running
 #      primary: refused (exit 1, "in use"), the running servers unaffected;
 #  (f) a replica keeps running while its primary restarts, and a row written
@@ -122,6 +125,19 @@ assert_log_lacks "${ILOG[r]}" "$(step_re '(wipe|clone)')" "(d) the restart re-cl
 poll 30 "(d) the row written while r was stopped arrives" q_is r "select v from t where id = $N" '(d) written while r was stopped'
 row_arrives p r "(d) after the slot was created again"
 [ "$(q p "select active from pg_replication_slots where slot_name = 'r'")" = t ] || fail "(d) r does not stream through its slot"
+
+# ---- (g) a healthy standby re-seeded on request -----------------------------------
+stop r INT
+echo "from the old copy" >"$WORK/r/old-copy-file"
+launch_replica r "$NS_R" "$R_ADDR" 55714 "$WORK/r" POSTGRES_RESEED=force
+wait_ready r
+assert_log_has "${ILOG[r]}" "is a standby; POSTGRES_RESEED=force: wiping it and cloning again" \
+    "(g) the forced re-seed of a standby says why it wipes"
+assert_log_lacks "${ILOG[r]}" "it was re-created" "(g) the forced re-seed claims the primary was re-created"
+assert_log_has "${ILOG[r]}" "$(step_re wipe)done in" "(g) the forced re-seed wiped"
+[ ! -e "$WORK/r/old-copy-file" ] || fail "(g) a file of the old copy survived the re-seed"
+[ ! -e "$WORK/r/.pg-entrypoint-trash" ] || fail "(g) the old copy's trash directory is still there"
+row_arrives p r "(g) after the forced re-seed"
 
 # ---- (e) two instances on one PGDATA ------------------------------------------------
 for target in r p; do
