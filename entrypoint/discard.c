@@ -47,14 +47,19 @@ static void *delete_trash(void *arg)
 int discard_begin(struct discard *d, const char *dir, const char *const keep[],
                   bool (*should_stop)(void))
 {
-    const char *keep_all[8];
+    const char *keep_all[DISCARD_KEEP_MAX + 2];
     size_t n = 0;
 
     memset(d, 0, sizeof(*d));
     d->dir = dir;
     d->should_stop = should_stop;
-    for (; keep && keep[n] && n < 6; n++)
+    for (; keep && keep[n]; n++) {
+        if (n == DISCARD_KEEP_MAX) {
+            log_error("wipe", "more than %d names to keep in \"%s\"", DISCARD_KEEP_MAX, dir);
+            return -1;
+        }
         keep_all[n] = keep[n];
+    }
     keep_all[n++] = DISCARD_TRASH;
     keep_all[n] = NULL;
 

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #define DISCARD_TRASH ".pg-entrypoint-trash"
+#define DISCARD_KEEP_MAX 6
 
 struct discard {
     char trash[PATH_MAX];
@@ -25,11 +26,12 @@ struct discard {
     int rc;
 };
 
-/* Empties dir except the top-level names in keep. When the volume has as
- * much space free as it has in use (so the new copy fits beside the old),
- * the deletion goes on in the background until discard_end; otherwise it is
- * done before returning, as a plain wipe. Stops early once should_stop
- * returns true. -1 when what had to be done now failed. */
+/* Empties dir except the top-level names in keep (NULL-terminated, at most
+ * DISCARD_KEEP_MAX, may be NULL). When the volume has as much space free as
+ * it has in use (so the new copy fits beside the old), the deletion goes on
+ * in the background until discard_end; otherwise it is done before
+ * returning, as a plain wipe. Stops early once should_stop returns true.
+ * -1 when what had to be done now failed. */
 int discard_begin(struct discard *d, const char *dir, const char *const keep[],
                   bool (*should_stop)(void));
 
