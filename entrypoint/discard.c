@@ -21,7 +21,23 @@ static bool room_for_both(const char *dir)
         return false;
     unsigned long long used = (unsigned long long)(v.f_blocks - v.f_bfree) * v.f_frsize;
     unsigned long long avail = (unsigned long long)v.f_bavail * v.f_frsize;
-    return avail >= used;
+    if (avail >= used)
+        return true;
+    log_info("wipe",
+             "\"%s\" has %llu MB free and %llu MB in use: the old copy goes before the clone "
+             "starts, not while it runs",
+             dir, avail >> 20, used >> 20);
+    return false;
+}
+
+/* A mount below dir would be renamed along with its parent and refused only
+ * by the deletion, after the whole copy: the plain wipe refuses it first. */
+static bool can_set_aside(const char *dir)
+{
+    int below = fs_mounts_below(dir);
+    if (below == 1)
+        log_info("wipe", "something is mounted below \"%s\": not setting its contents aside", dir);
+    return below == 0;
 }
 
 static int wipe_now(const char *dir, const char *const keep[], bool (*should_stop)(void))
@@ -65,7 +81,7 @@ int discard_begin(struct discard *d, const char *dir, const char *const keep[],
 
     if (snprintf(d->trash, sizeof(d->trash), "%s/%s", dir, DISCARD_TRASH) >=
             (int)sizeof(d->trash) ||
-        !room_for_both(dir) || fs_move_aside(dir, DISCARD_TRASH, keep) < 0) {
+        !can_set_aside(dir) || !room_for_both(dir) || fs_move_aside(dir, DISCARD_TRASH, keep) < 0) {
         /* the trash of an earlier run, if any, goes too */
         keep_all[n - 1] = NULL;
         return wipe_now(dir, keep_all, should_stop);

@@ -2,6 +2,7 @@
 
 #include "log.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -67,7 +68,7 @@ typedef int (*entry_fn)(int dirfd, const char *name, const struct stat *st, void
 
 static int for_each_entry(int dirfd, entry_fn fn, void *arg)
 {
-    int fd = dup(dirfd);
+    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     int rc = 0;
 
@@ -76,6 +77,8 @@ static int for_each_entry(int dirfd, entry_fn fn, void *arg)
             close(fd);
         return -1;
     }
+    /* the duplicate shares dirfd's position, which an earlier walk left at the end */
+    rewinddir(d);
     struct dirent *de;
     while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
         struct stat st;
@@ -308,11 +311,50 @@ static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *
     return 0;
 }
 
+/* What initdb, postgres and pg_basebackup put in a WAL directory: segments,
+ * .partial, .backup and .history files (all named from a hex timeline), and
+ * their temporary and status files. */
+static bool wal_shaped(const char *name)
+{
+    static const char *const exact[] = {"archive_status", "lost+found", "RECOVERYHISTORY",
+                                        "RECOVERYXLOG"};
+
+    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+        if (strcmp(name, exact[i]) == 0)
+            return true;
+    if (strncmp(name, "xlogtemp.", 9) == 0)
+        return true;
+    for (int i = 0; i < 8; i++)
+        if (!isxdigit((unsigned char)name[i]))
+            return false;
+    return true;
+}
+
+static int check_wal_entry(int dirfd, const char *name, const struct stat *st, void *arg)
+{
+    (void)dirfd;
+    (void)st;
+    if (wal_shaped(name))
+        return 0;
+    snprintf(arg, NAME_MAX + 1, "%s", name);
+    return -1;
+}
+
+struct wipe_top {
+    struct wipe w;
+    const char *const *keep;
+};
+
+static int wipe_top_entry(int dirfd, const char *name, const struct stat *st, void *arg);
+
 /* A pg_wal symlink points at the cluster's WAL directory (initdb --waldir):
- * its contents go with the cluster, the directory itself stays. */
+ * its contents go with the cluster, the directory itself stays. Only when
+ * it holds nothing but WAL: a link to anything else (`..`, `/`, a directory
+ * shared with other data) must not empty it. */
 static int wipe_wal_target(int dirfd, const struct wipe *top)
 {
-    char target[PATH_MAX];
+    static const char *const keep[] = {"lost+found", NULL};
+    char target[PATH_MAX], foreign[NAME_MAX + 1];
     ssize_t n = readlinkat(dirfd, "pg_wal", target, sizeof(target) - 1);
     struct stat st;
 
@@ -325,17 +367,22 @@ static int wipe_wal_target(int dirfd, const struct wipe *top)
             close(fd);
         return 0; /* a dangling link: nothing to empty */
     }
-    struct wipe w = {.dev = st.st_dev, .top = target, .should_stop = top->should_stop};
-    log_info("wipe", "emptying \"%s\", the WAL directory of \"%s\"", target, top->top);
-    int rc = wipe_dirfd(fd, &w);
+    int rc = 0;
+    if (for_each_entry(fd, check_wal_entry, foreign) < 0) {
+        log_warn("wipe",
+                 "not emptying \"%s\", the target of the pg_wal link in \"%s\": it holds \"%s\", "
+                 "which is not WAL; only the link is removed; hint: empty it by hand if it was "
+                 "this cluster's WAL directory",
+                 target, top->top, foreign);
+    } else {
+        struct wipe_top t = {
+            .w = {.dev = st.st_dev, .top = target, .should_stop = top->should_stop}, .keep = keep};
+        log_info("wipe", "emptying \"%s\", the WAL directory of \"%s\"", target, top->top);
+        rc = for_each_entry(fd, wipe_top_entry, &t);
+    }
     close(fd);
     return rc;
 }
-
-struct wipe_top {
-    struct wipe w;
-    const char *const *keep;
-};
 
 static int wipe_top_entry(int dirfd, const char *name, const struct stat *st, void *arg)
 {
@@ -387,9 +434,10 @@ static int move_aside_entry(int dirfd, const char *name, const struct stat *st, 
         if (strcmp(name, *k) == 0)
             return 0;
     /* A name the trash already holds (from an earlier, interrupted run) may
-     * refuse the rename: the entry then stays where it is. */
-    if (renameat2(dirfd, name, m->into_fd, name, RENAME_NOREPLACE) < 0 && errno != EEXIST &&
-        errno != ENOTEMPTY)
+     * refuse the rename (a directory over another): the entry then stays
+     * where it is, to be wiped in place. */
+    if (renameat(dirfd, name, m->into_fd, name) < 0 && errno != EEXIST && errno != ENOTEMPTY &&
+        errno != EISDIR && errno != ENOTDIR)
         log_info("wipe", "\"%s\" stays in place to be deleted there: %s", name, strerror(errno));
     return 0;
 }
@@ -398,22 +446,65 @@ int fs_move_aside(const char *dir, const char *into, const char *const keep[])
 {
     struct stat st, into_st;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), into_fd = -1, rc = -1;
+    const char *why = NULL;
 
     if (fd < 0 || fstat(fd, &st) < 0 || (mkdirat(fd, into, 0700) < 0 && errno != EEXIST))
         goto out;
     into_fd = openat(fd, into, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (into_fd < 0 || fstat(into_fd, &into_st) < 0 || into_st.st_dev != st.st_dev)
+    if (into_fd < 0 || fstat(into_fd, &into_st) < 0)
         goto out;
+    if (into_st.st_dev != st.st_dev) {
+        why = "it is another mount";
+        goto out;
+    }
     struct move_aside m = {.into_fd = into_fd, .dev = st.st_dev, .into = into, .keep = keep};
     rc = for_each_entry(fd, move_aside_entry, &m);
 out:
     if (rc < 0)
-        log_info("wipe", "could not set \"%s/%s\" aside: %s", dir, into, strerror(errno));
+        log_info("wipe", "could not move the old contents of \"%s\" into \"%s\": %s", dir, into,
+                 why ? why : strerror(errno));
     if (into_fd >= 0)
         close(into_fd);
     if (fd >= 0)
         close(fd);
     return rc;
+}
+
+/* /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape_mountinfo(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+            s[3] >= '0' && s[3] <= '7') {
+            *o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+            s += 3;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+}
+
+int fs_mounts_below(const char *dir)
+{
+    char real[PATH_MAX], line[3 * PATH_MAX], point[3 * PATH_MAX];
+    FILE *f;
+    int found = 0;
+
+    if (!realpath(dir, real) || !(f = fopen("/proc/self/mountinfo", "re")))
+        return -1;
+    size_t len = strlen(real);
+    while (!found && fgets(line, sizeof(line), f)) {
+        /* ID PARENT MAJ:MIN ROOT MOUNT-POINT ... */
+        if (sscanf(line, "%*s %*s %*s %*s %s", point) != 1)
+            continue;
+        unescape_mountinfo(point);
+        found = strncmp(point, real, len) == 0 && (point[len] == '/' || len == 1) &&
+                point[len + (len > 1)] != '\0';
+    }
+    fclose(f);
+    return found;
 }
 
 int fs_move_contents(const char *src, const char *dst)

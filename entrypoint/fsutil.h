@@ -44,8 +44,13 @@ int fs_wipe_contents(const char *dir, const char *const keep[], bool (*should_st
  * can wait: a rename each, whatever they hold. Entries that cannot move
  * stay where they are, to be wiped in place: another mount, a pg_wal
  * symlink (whose target fs_wipe_contents empties), a name the subdirectory
- * already holds. -1 when dir or into cannot be used at all. */
+ * already holds. A mount deeper down would move with its parent: callers
+ * check fs_mounts_below first. -1 when dir or into cannot be used at all. */
 int fs_move_aside(const char *dir, const char *into, const char *const keep[]);
+
+/* 1 when something is mounted below dir (not on dir itself), 0 when not,
+ * -1 when it cannot tell (/proc not mounted). */
+int fs_mounts_below(const char *dir);
 
 /* Moves every entry of src into dst (same file system) and removes src. */
 int fs_move_contents(const char *src, const char *dst);

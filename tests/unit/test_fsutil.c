@@ -1,7 +1,9 @@
 /* fsutil.c: the wipe keeps what it must (lost+found, the marker, anything a
  * symlink points to outside), empties a pg_wal link's target, never crosses
- * a mount; setting aside moves what it may and leaves the rest; discard.c
- * gives the same end state as the wipe; atomic writes land with their mode. */
+ * a mount, and does not empty a pg_wal link's target that holds more than
+ * WAL; setting aside moves what it may and leaves the rest; discard.c gives
+ * the same end state as the wipe, and refuses a mount below PGDATA before
+ * moving anything; atomic writes land with their mode. */
 #include "check.h"
 #include "datadir.h"
 #include "discard.h"
@@ -102,6 +104,65 @@ static void test_wipe_stops_at_mounts(void)
     put("mdata/sub/on-other-mount", "x");
     CHECK(fs_wipe_contents(data, NULL, NULL) == -1);
     CHECK(there("mdata/sub/on-other-mount"));
+    umount(mnt);
+}
+
+/* A pg_wal link to something that is not a WAL directory (its parent, a
+ * directory with other data) loses the link only. */
+static void test_wipe_keeps_foreign_wal_target(void)
+{
+    char data[512];
+
+    dir_("fdata");
+    dir_("fdata/base");
+    dir_("shared");
+    put("shared/000000010000000000000003", "x");
+    put("shared/notes.txt", "not WAL");
+    link_("shared", "fdata/pg_wal");
+    snprintf(data, sizeof(data), "%s/fdata", root);
+    CHECK(fs_wipe_contents(data, NULL, NULL) == 0);
+    CHECK(!there("fdata/pg_wal"));
+    CHECK(there("shared/notes.txt"));
+    CHECK(there("shared/000000010000000000000003"));
+
+    /* relative, to the parent of PGDATA: PGDATA's siblings survive */
+    dir_("pdata");
+    char link[512];
+    snprintf(link, sizeof(link), "%s/pdata/pg_wal", root);
+    CHECK(symlink("..", link) == 0);
+    put("sibling", "next to PGDATA");
+    snprintf(data, sizeof(data), "%s/pdata", root);
+    CHECK(fs_wipe_contents(data, NULL, NULL) == 0);
+    CHECK(there("sibling"));
+    CHECK(there("pdata"));
+    CHECK(!there("pdata/pg_wal"));
+}
+
+/* Needs root and tmpfs, like test_wipe_stops_at_mounts. */
+static void test_discard_with_a_mount_below(void)
+{
+    char mnt[512], data[512];
+    const char *keep[] = {DATADIR_CLONE_MARKER, NULL};
+    struct discard d;
+
+    dir_("mbdata");
+    dir_("mbdata/base");
+    dir_("mbdata/base/sub");
+    snprintf(data, sizeof(data), "%s/mbdata", root);
+    CHECK(fs_mounts_below(data) == 0);
+    snprintf(mnt, sizeof(mnt), "%s/mbdata/base/sub", root);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") < 0) {
+        fprintf(stderr, "test_fsutil: note: cannot mount tmpfs here; mounts below not tested\n");
+        return;
+    }
+    put("mbdata/base/sub/on-other-mount", "x");
+    CHECK(fs_mounts_below(data) == 1);
+    CHECK(fs_mounts_below(mnt) == 0); /* a mount on the directory itself is not below it */
+    /* refused before anything is set aside, by the plain wipe */
+    int rc = discard_begin(&d, data, keep, NULL);
+    CHECK(rc == -1 || discard_end(&d) == -1);
+    CHECK(!there("mbdata/" DISCARD_TRASH));
+    CHECK(there("mbdata/base/sub/on-other-mount"));
     umount(mnt);
 }
 
@@ -265,6 +326,8 @@ int main(void)
     test_wipe();
     test_wipe_stops_at_mounts();
     test_wipe_stops_when_asked();
+    test_wipe_keeps_foreign_wal_target();
+    test_discard_with_a_mount_below();
     test_move_aside();
     test_discard();
     test_atomic_write_and_move();
