@@ -488,7 +488,7 @@ static void unescape_mountinfo(char *s)
 
 int fs_mounts_below(const char *dir)
 {
-    char real[PATH_MAX], line[3 * PATH_MAX], point[3 * PATH_MAX];
+    char real[PATH_MAX], line[3 * PATH_MAX];
     FILE *f;
     int found = 0;
 
@@ -497,7 +497,10 @@ int fs_mounts_below(const char *dir)
     size_t len = strlen(real);
     while (!found && fgets(line, sizeof(line), f)) {
         /* ID PARENT MAJ:MIN ROOT MOUNT-POINT ... */
-        if (sscanf(line, "%*s %*s %*s %*s %s", point) != 1)
+        char *save = NULL, *point = strtok_r(line, " ", &save);
+        for (int i = 0; point && i < 4; i++)
+            point = strtok_r(NULL, " ", &save);
+        if (!point)
             continue;
         unescape_mountinfo(point);
         found = strncmp(point, real, len) == 0 && (point[len] == '/' || len == 1) &&
