@@ -633,17 +633,22 @@ class Bench:
                     inst = self.launch_ours_replica(name, dname, pp, rp, slot)
                 else:
                     inst = self.launch_floor_replica(name, dname, pp, rp, slot)
-                t = self.wait_streaming(inst, rp)
-                stop = inst.stop()
-                f = inst.facts()
-                self.record("seed", kind, t, f, stop)
-                say(f"seed run {i + 1} {kind:5}: streaming {t:.2f} s (postgres started at "
-                    f"{fmt_s(f.get('pg_start'))} s, streaming logged at {fmt_s(f.get('pg_streaming'))} s); "
-                    f"SIGINT -> gone {stop:.3f} s")
+                self.time_streaming("seed", kind, i, inst, rp, 2)
         with open(os.path.join(self.work, "logs", "pgbench.log")) as fh:
             tps = [float(m.group(1)) for m in re.finditer(r"progress: [\d.]+ s, ([\d.]+) tps", fh.read())]
         if tps:
             self.notes.append(f"seed: pgbench ran at a median of {median(tps):.0f} tps while the replicas seeded")
+
+    def time_streaming(self, row, kind, i, inst, port, digits):
+        """One timed run of a streaming row: launch -> streaming, then the
+        stop; recorded under `row` and printed."""
+        t = self.wait_streaming(inst, port)
+        stop = inst.stop()
+        f = inst.facts()
+        self.record(row, kind, t, f, stop)
+        say(f"{row} run {i + 1} {kind:5}: streaming {t:.{digits}f} s (postgres started at "
+            f"{fmt_s(f.get('pg_start'), digits)} s, streaming logged at {fmt_s(f.get('pg_streaming'), digits)} s); "
+            f"SIGINT -> gone {stop:.3f} s")
 
     def row_restart(self):
         if self.load.poll() is None:
@@ -673,14 +678,7 @@ class Bench:
             inst.stop()
         for i in range(self.n):
             for kind in order(i):
-                inst = launch[kind](f"restart-{kind}-{i + 1}")
-                t = self.wait_streaming(inst, rp)
-                stop = inst.stop()
-                f = inst.facts()
-                self.record("restart", kind, t, f, stop)
-                say(f"restart run {i + 1} {kind:5}: streaming {t:.3f} s (postgres started at "
-                    f"{fmt_s(f.get('pg_start'), 3)} s, streaming logged at {fmt_s(f.get('pg_streaming'), 3)} s); "
-                    f"SIGINT -> gone {stop:.3f} s")
+                self.time_streaming("restart", kind, i, launch[kind](f"restart-{kind}-{i + 1}"), rp, 3)
         self.load_p.stop()
 
     def fill(self, target):

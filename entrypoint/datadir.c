@@ -209,22 +209,6 @@ int datadir_lock(const char *pgdata)
 
 #define BITNAMI_VOLUME "/bitnami/postgresql"
 
-static bool is_mount_point(const char *path)
-{
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    char line[4096], point[PATH_MAX];
-    bool found = false;
-
-    if (!f)
-        return false;
-    /* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... (spaces in names are octal-escaped) */
-    while (!found && fgets(line, sizeof(line), f))
-        if (sscanf(line, "%*s %*s %*s %*s %4095s", point) == 1 && strcmp(point, path) == 0)
-            found = true;
-    fclose(f);
-    return found;
-}
-
 #define IMAGE_PGDATA "/var/lib/postgresql/data"
 
 static bool use_bitnami(char *const *envp)
@@ -235,7 +219,7 @@ static bool use_bitnami(char *const *envp)
     for (char *const *e = envp; e && *e; e++)
         if (strncmp(*e, "POSTGRESQL_", 11) == 0)
             bitnami_vars = true;
-    if (!bitnami_vars || !(is_mount_point(BITNAMI_VOLUME) || is_mount_point("/bitnami")))
+    if (!bitnami_vars || !(fs_is_mount_point(BITNAMI_VOLUME) || fs_is_mount_point("/bitnami")))
         return false;
     if (!pgdata)
         return true;

@@ -486,15 +486,17 @@ static void unescape_mountinfo(char *s)
     *o = '\0';
 }
 
-int fs_mounts_below(const char *dir)
+/* Looks for a mount point of this process's mount table for which match
+ * returns true: 1 when one does, 0 when none, -1 when the table cannot be
+ * read (/proc not mounted). */
+static int find_mount(bool (*match)(const char *point, const char *path), const char *path)
 {
-    char real[PATH_MAX], line[3 * PATH_MAX];
-    FILE *f;
+    char line[3 * PATH_MAX];
+    FILE *f = fopen("/proc/self/mountinfo", "re");
     int found = 0;
 
-    if (!realpath(dir, real) || !(f = fopen("/proc/self/mountinfo", "re")))
+    if (!f)
         return -1;
-    size_t len = strlen(real);
     while (!found && fgets(line, sizeof(line), f)) {
         /* ID PARENT MAJ:MIN ROOT MOUNT-POINT ... */
         char *save = NULL, *point = strtok_r(line, " ", &save);
@@ -503,11 +505,33 @@ int fs_mounts_below(const char *dir)
         if (!point)
             continue;
         unescape_mountinfo(point);
-        found = strncmp(point, real, len) == 0 && (point[len] == '/' || len == 1) &&
-                point[len + (len > 1)] != '\0';
+        found = match(point, path);
     }
     fclose(f);
     return found;
+}
+
+static bool is_point(const char *point, const char *path)
+{
+    return strcmp(point, path) == 0;
+}
+
+static bool is_below(const char *point, const char *dir)
+{
+    size_t len = strlen(dir);
+    return strncmp(point, dir, len) == 0 && (point[len] == '/' || len == 1) &&
+           point[len + (len > 1)] != '\0';
+}
+
+bool fs_is_mount_point(const char *path)
+{
+    return find_mount(is_point, path) == 1;
+}
+
+int fs_mounts_below(const char *dir)
+{
+    char real[PATH_MAX];
+    return realpath(dir, real) ? find_mount(is_below, real) : -1;
 }
 
 int fs_move_contents(const char *src, const char *dst)

@@ -48,6 +48,10 @@ int fs_wipe_contents(const char *dir, const char *const keep[], bool (*should_st
  * check fs_mounts_below first. -1 when dir or into cannot be used at all. */
 int fs_move_aside(const char *dir, const char *into, const char *const keep[]);
 
+/* Whether path (as given, not resolved) is a mount point of this process's
+ * mount table; false when the table cannot be read. */
+bool fs_is_mount_point(const char *path);
+
 /* 1 when something is mounted below dir (not on dir itself), 0 when not,
  * -1 when it cannot tell (/proc not mounted). */
 int fs_mounts_below(const char *dir);

@@ -309,14 +309,16 @@ in_ns()
     if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
 }
 
-# wait_ready ID [SECONDS]: until the server accepts TCP connections.
+# wait_ready ID [SECONDS] [noreap]: until the server accepts TCP connections.
+# noreap: for use in a subshell, which cannot wait for the test's children
+# (the exit status is then not known).
 wait_ready()
 {
-    local id=$1 limit=${2:-40} i
+    local id=$1 limit=${2:-40} noreap=${3:-} i rc='?'
     for i in $(seq 1 $((limit * 10))); do
         if ! running "$id"; then
-            wait_exit "$id" 5 || true
-            fail "$id exited with status ${EXIT_RC:-?} before accepting connections (log: ${ILOG[$id]})"
+            [ -n "$noreap" ] || { wait_exit "$id" 5 || true; rc=${EXIT_RC:-?}; }
+            fail "$id exited with status $rc before accepting connections (log: ${ILOG[$id]})"
         fi
         if in_ns "$id" "$PG_BINDIR/pg_isready" -q -t 1 -h "${IADDR[$id]}" -p "${IPORT[$id]}"; then
             log "$id accepts connections on ${IADDR[$id]}:${IPORT[$id]}"

@@ -120,19 +120,7 @@ fx_wait_kb()
 
 # fx_ready ID [SECONDS]: lib.sh's wait_ready for use inside soft (it does not
 # reap: a subshell cannot wait for the test's children).
-fx_ready()
-{
-    local id=$1 limit=${2:-30} _
-    for _ in $(seq 1 $((limit * 10))); do
-        running "$id" || fail "$id exited before accepting connections (log: $(basename "${ILOG[$id]}"))"
-        if in_ns "$id" "$PG_BINDIR/pg_isready" -q -t 1 -h "${IADDR[$id]}" -p "${IPORT[$id]}"; then
-            log "$id accepts connections on ${IADDR[$id]}:${IPORT[$id]}"
-            return 0
-        fi
-        sleep 0.1
-    done
-    fail "$id did not accept connections within $limit s"
-}
+fx_ready() { wait_ready "$1" "${2:-30}" noreap; }
 
 # fx_wait_log ID REGEX SECONDS: polls the instance's current log every 10 ms
 # until a line matches; returns 1 when it ends first or SECONDS pass.
