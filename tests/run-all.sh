@@ -4,7 +4,7 @@
 # sanitizer build, and runs the three tiers:
 #   unit         C tests of entrypoint/                 (static and ASan+UBSan builds)
 #   integration  the binary against real PostgreSQL 15  (static and ASan+UBSan builds)
-#   e2e          the images under a real Docker engine  (docker compose)
+#   e2e          the images under a real Docker engine  (docker compose, v2)
 # A tier is skipped only when asked: PGEP_SKIP_E2E=1, PGEP_SKIP_INTEGRATION=1,
 # PGEP_SKIP_SANITIZERS=1; the last lines then say so.
 set -uo pipefail
@@ -95,7 +95,18 @@ configure_build() {
     rm -f "$log"
 }
 
+# Compose v2: bookworm ships only v1 (docker-compose 1.29); the e2e tier
+# requires `docker compose`, which this takes from trixie's archive.
+install_compose_v2() {
+    [ "${PGEP_SKIP_E2E:-0}" = 1 ] && return 0
+    bash tests/e2e/install-compose-v2.sh || {
+        echo "Compose v2 ('docker compose') is missing and could not be installed; run tests/e2e/install-compose-v2.sh as root" >&2
+        exit 1
+    }
+}
+
 install_packages
+install_compose_v2
 configure_build build -DCMAKE_BUILD_TYPE=Release
 file build/pg-entrypoint | grep -q 'statically linked' || { echo "build/pg-entrypoint is not static" >&2; exit 1; }
 

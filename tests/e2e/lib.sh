@@ -2,7 +2,9 @@
 # Shared helpers of the e2e tier: the real images under a real Docker engine.
 #
 # A test sources this file, then calls `e2e_init NAME PORT`, which
-#   - picks the compose tool (`docker compose` when it works, else docker-compose),
+#   - picks the compose tool: Compose v2 (`docker compose`), which the tier
+#     requires (tests/e2e/install-compose-v2.sh installs it); a test that sets
+#     E2E_COMPOSE=v1 first gets Compose v1 (`docker-compose`) instead,
 #   - sets PROJECT=pgep-e2e-NAME-$$ (its own compose project: containers,
 #     network and volumes of its own) and exports PRIMARY_PORT=PORT (read by
 #     docker-compose.yml for the primary's published port on 127.0.0.1),
@@ -50,14 +52,36 @@ now() { date +%s.%N; }
 # elapsed START -> seconds since START with two decimals
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
+# pick_compose: the e2e tier runs under Compose v2 (`docker compose`), and
+# requires it. A test that sets E2E_COMPOSE=v1 before e2e_init gets Compose v1
+# (`docker-compose` 1.x) instead (compose_v1_quickstart.sh, the one v1 run).
+compose_v2_version() { # prints the version when `docker compose` is v2
+    local out
+    out=$(docker compose version 2>/dev/null) || return 1
+    [[ $out =~ [Vv]ersion[[:space:]]+v?(2\.[^[:space:],]*) ]] || return 1
+    printf '%s\n' "${BASH_REMATCH[1]}"
+}
+compose_v1_version() { # prints the version when `docker-compose` is v1
+    local out
+    command -v docker-compose >/dev/null 2>&1 || return 1
+    out=$(docker-compose version --short 2>/dev/null) || return 1
+    [[ $out =~ ^v?(1\.[^[:space:]]*) ]] || return 1
+    printf '%s\n' "${BASH_REMATCH[1]}"
+}
 pick_compose() {
-    if docker compose version >/dev/null 2>&1; then
-        COMPOSE=(docker compose)
-    elif command -v docker-compose >/dev/null 2>&1; then
+    if [ "${E2E_COMPOSE:-v2}" = v1 ]; then
+        if ! compose_v1_version >/dev/null; then
+            echo "Compose v1 ('docker-compose' 1.x) is not installed; apt-get install docker-compose" >&2
+            return 1
+        fi
         COMPOSE=(docker-compose)
     else
-        echo "neither 'docker compose' nor 'docker-compose' works; apt-get install docker-compose" >&2
-        return 1
+        if ! compose_v2_version >/dev/null; then
+            echo "the e2e tier requires Compose v2 ('docker compose'), and 'docker compose version' does not report v2" \
+                "($(docker compose version 2>&1 | head -n 1)); install it as root with tests/e2e/install-compose-v2.sh" >&2
+            return 1
+        fi
+        COMPOSE=(docker compose)
     fi
 }
 
@@ -66,7 +90,7 @@ compose() { "${COMPOSE[@]}" --ansi never -f "$COMPOSE_YML" -p "$PROJECT" "$@"; }
 e2e_preflight() {
     command -v docker >/dev/null 2>&1 || fail "docker is not installed (apt-get install docker.io)"
     docker info >/dev/null 2>&1 || fail "cannot talk to the Docker engine (is dockerd running?)"
-    pick_compose || fail "no compose tool"
+    pick_compose || fail "no usable compose tool (see the line above)"
 }
 
 e2e_require_images() {
