@@ -221,16 +221,22 @@ running() {
         fail "$(cname "$1") is not running (exit code ${state#* }); its log is below"
 }
 
-# psql_sock CONTAINER SQL: psql on the container's unix socket as postgres.
+# The role and database the psql helpers use: postgres/postgres unless a test
+# (a recipe with its own POSTGRES_USER / POSTGRES_DB) sets them.
+E2E_DB_USER=postgres
+E2E_DB_NAME=postgres
+
+# psql_sock CONTAINER SQL: psql on the container's unix socket, as the OS
+# user postgres, connecting as E2E_DB_USER to E2E_DB_NAME.
 psql_sock() {
-    docker exec -u postgres "$1" psql -X -v ON_ERROR_STOP=1 -U postgres -d postgres -Atqc "$2"
+    docker exec -u postgres "$1" psql -X -v ON_ERROR_STOP=1 -U "$E2E_DB_USER" -d "$E2E_DB_NAME" -Atqc "$2"
 }
 
 # psql_tcp CONTAINER SQL: psql over TCP inside the container (never the
 # socket-only temporary server), with the superuser's password.
 psql_tcp() {
     docker exec -u postgres -e PGPASSWORD="$PRIMARY_PASSWORD" -e PGCONNECT_TIMEOUT=5 "$1" \
-        psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d postgres -Atqc "$2"
+        psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -U "$E2E_DB_USER" -d "$E2E_DB_NAME" -Atqc "$2"
 }
 
 # insert_row PRIMARY_CONTAINER VALUE: idempotent, so a retry after a
@@ -277,4 +283,56 @@ start_stack() {
 # The replica's slot on the primary, active (the replica streams through it)
 active_slots() {
     psql_tcp "$1" "SELECT slot_name FROM pg_replication_slots WHERE active ORDER BY 1"
+}
+
+# --- recipes (tests/e2e/seeds/): compose files kept verbatim ------------------
+
+# use_seed_compose DIR SERVICE...: compose() runs DIR/docker-compose.yml,
+# untouched, plus an override in E2E_TMP that drops the ports the recipe
+# publishes on all host addresses (`ports: !reset []`, Compose v2): tests
+# reach the servers only inside their containers. Call after e2e_init.
+use_seed_compose() {
+    local dir=$1 svc
+    shift
+    SEED_OVERRIDE=$E2E_TMP/no-published-ports.yml
+    {
+        echo "services:"
+        for svc in "$@"; do
+            printf '  %s:\n    ports: !reset []\n' "$svc"
+        done
+    } >"$SEED_OVERRIDE"
+    SEED_COMPOSE_FILES=(-f "$dir/docker-compose.yml" -f "$SEED_OVERRIDE")
+    compose() { "${COMPOSE[@]}" --ansi never "${SEED_COMPOSE_FILES[@]}" -p "$PROJECT" "$@"; }
+    compose config -q || fail "compose config of $dir/docker-compose.yml with the override failed"
+    if compose config | grep -qE '^[[:space:]]+published:'; then
+        compose config >&3
+        fail "the override did not remove the published ports (compose config above)"
+    fi
+}
+
+# logs_clean CONTAINER...: pg-entrypoint's own log lines ("... [pg-entrypoint]
+# LEVEL step: message") hold no ERROR or FATAL level and no refusal.
+logs_clean() {
+    local c bad
+    for c in "$@"; do
+        bad=$(docker logs "$c" 2>&1 | grep -F 'pg-entrypoint' | grep -iE 'refus|fatal|[[:space:]]ERROR[[:space:]]' || true)
+        [ -z "$bad" ] || fail "$(cname "$c")'s log has pg-entrypoint lines with an error or a refusal:
+$bad"
+    done
+}
+
+# exits_clean SINCE CONTAINER...: every time one of the containers stopped
+# since SINCE (a `date +%s.%N` timestamp), it exited with code 0.
+exits_clean() {
+    local since=$1 c codes
+    shift
+    for c in "$@"; do
+        codes=$(docker events --since "$since" --until "$(date +%s.%N)" --filter "container=$c" \
+            --filter event=die --format '{{index .Actor.Attributes "exitCode"}}') ||
+            fail "docker events failed"
+        [ -z "$codes" ] || log "$(cname "$c") stopped since $since with exit code(s): $(tr "\n" " " <<<"$codes")"
+        if grep -qvx 0 <<<"$codes"; then
+            fail "$(cname "$c") exited with a non-zero code since $since: $(tr "\n" " " <<<"$codes")"
+        fi
+    done
 }
