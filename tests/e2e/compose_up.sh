@@ -31,7 +31,9 @@ else
 fi
 wait_row "$replica" first 60
 log "up -> row replayed on the replica: $(elapsed "$t0") s"
-docker logs "$replica" 2>&1 | grep -q 'waiting for the primary' ||
+# (grep the whole log, no early exit: with pipefail, `docker logs | grep -q`
+# fails when grep -q closes the pipe before docker logs is done writing)
+grep -qF 'waiting for the primary' <<<"$(docker logs "$replica" 2>&1)" ||
     fail "the replica never waited for the primary: compose started it only once the primary was up"
 
 wait_streaming "$replica" 30

@@ -181,7 +181,7 @@ remove_project() {
 # cid SERVICE -> the id of the service's (only) container
 cid() {
     local ids n
-    ids=$(compose ps -q "$1" 2>/dev/null)
+    ids=$(compose ps -a -q "$1" 2>/dev/null)
     n=$(printf '%s\n' "$ids" | grep -c . || true)
     [ "$n" -eq 1 ] || fail "expected one container of service $1, found $n: $ids"
     printf '%s\n' "$ids"
@@ -304,18 +304,23 @@ use_seed_compose() {
     SEED_COMPOSE_FILES=(-f "$dir/docker-compose.yml" -f "$SEED_OVERRIDE")
     compose() { "${COMPOSE[@]}" --ansi never "${SEED_COMPOSE_FILES[@]}" -p "$PROJECT" "$@"; }
     compose config -q || fail "compose config of $dir/docker-compose.yml with the override failed"
-    if compose config | grep -qE '^[[:space:]]+published:'; then
-        compose config >&3
+    local config
+    config=$(compose config) || fail "compose config failed"
+    if grep -qE '^[[:space:]]+published:' <<<"$config"; then
+        printf '%s\n' "$config" >&3
         fail "the override did not remove the published ports (compose config above)"
     fi
 }
 
-# logs_clean CONTAINER...: pg-entrypoint's own log lines ("... [pg-entrypoint]
+# logs_clean CONTAINER...: pg-entrypoint's own log lines ("TIME [pg-entrypoint]
 # LEVEL step: message") hold no ERROR or FATAL level and no refusal.
 logs_clean() {
     local c bad
     for c in "$@"; do
-        bad=$(docker logs "$c" 2>&1 | grep -F 'pg-entrypoint' | grep -iE 'refus|fatal|[[:space:]]ERROR[[:space:]]' || true)
+        # ("Connection refused" is libpq's, quoted at INFO level while a
+        # replica waits for its primary; any other refusal is pg-entrypoint's)
+        bad=$(docker logs "$c" 2>&1 | grep -F '[pg-entrypoint]' |
+            grep -E '\[pg-entrypoint\] +(ERROR|FATAL)|[Rr]efus' | grep -vE '\[pg-entrypoint\] +INFO +wait: .*Connection refused' || true)
         [ -z "$bad" ] || fail "$(cname "$c")'s log has pg-entrypoint lines with an error or a refusal:
 $bad"
     done
