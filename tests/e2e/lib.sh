@@ -264,6 +264,9 @@ wait_streaming() {
 
 in_recovery() { [ "$(psql_sock "$1" "SELECT pg_is_in_recovery()")" = t ]; }
 
+# pid1_is_postgres CONTAINER: initialisation is over, postgres runs as PID 1.
+pid1_is_postgres() { running "$1" && [ "$(docker exec "$1" cat /proc/1/comm)" = postgres ]; }
+
 # assert_pid1_postgres CONTAINER: PID 1 is the postmaster, as uid 999.
 assert_pid1_postgres() {
     local comm uids
@@ -336,7 +339,7 @@ exits_clean() {
             --filter event=die --format '{{index .Actor.Attributes "exitCode"}}') ||
             fail "docker events failed"
         [ -z "$codes" ] || log "$(cname "$c") stopped since $since with exit code(s): $(tr "\n" " " <<<"$codes")"
-        if grep -qvx 0 <<<"$codes"; then
+        if [ -n "$codes" ] && grep -qvx 0 <<<"$codes"; then
             fail "$(cname "$c") exited with a non-zero code since $since: $(tr "\n" " " <<<"$codes")"
         fi
     done

@@ -31,6 +31,10 @@ replica=$(cid replica)
 insert_row "$primary" first 180
 wait_row "$replica" first 240
 log "seed_ko: up -> row on replica: $(elapsed "$t0") s"
+# The row may have been read on the server init.sh started (pg_ctl start);
+# the entrypoint then stops it and execs postgres: wait for that one.
+wait_for 120 "$(cname "$replica"): initialisation over, PID 1 is postgres" pid1_is_postgres "$replica" ||
+    fail "the replica's PID 1 is not postgres within 120 s (initialisation never ended)"
 wait_streaming "$replica" 60
 in_recovery "$replica" || fail "the replica is not in recovery"
 logs_clean "$primary" "$replica"
