@@ -329,6 +329,15 @@ $bad"
     done
 }
 
+# show_entrypoint_lines CONTAINER...: pg-entrypoint's own log lines, to the
+# test's stderr (what a passing run did, for the CTest log).
+show_entrypoint_lines() {
+    local c
+    for c in "$@"; do
+        docker logs "$c" 2>&1 | grep -F '[pg-entrypoint]' | sed "s/^/    $(cname "$c"): /" >&3 || true
+    done
+}
+
 # exits_clean SINCE CONTAINER...: every time one of the containers stopped
 # since SINCE (a `date +%s.%N` timestamp), it exited with code 0.
 exits_clean() {

@@ -82,3 +82,4 @@ for c in "$primary" "$replica"; do
 done
 compose start || fail "compose start failed"
 after_restart both-stopped-started "$since"
+show_entrypoint_lines "$primary" "$replica"

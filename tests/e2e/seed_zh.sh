@@ -70,3 +70,4 @@ state=$(docker inspect -f '{{.State.Running}} {{.State.ExitCode}}' "$primary")
 [ "$state" = "false 0" ] || fail "after compose stop, the primary is (running, exit code) = ($state), not (false, 0)"
 compose start postgres_master || fail "compose start postgres_master failed"
 after_restart primary-stopped-started "$since"
+show_entrypoint_lines "$primary" "$replica"
