@@ -12,7 +12,7 @@ PRIMARY_PASSWORD=$POSTGRES_PASSWORD
 t0=$(now)
 start_stack --scale replica=2
 primary=$(cid primary)
-mapfile -t replicas < <(compose ps -q replica)
+mapfile -t replicas < <(compose ps -a -q replica)
 [ "${#replicas[@]}" -eq 2 ] || fail "expected 2 replica containers, found ${#replicas[@]}"
 
 insert_row "$primary" one

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A replica waiting for a primary that is not running (only the replica is
-# started, with a fresh volume) stops promptly on `docker stop`: under 5 s,
-# with exit code 130 (the image's STOPSIGNAL is SIGINT) or 143 (SIGTERM),
+# started, with a fresh volume) stops on `docker stop` by itself, with exit
+# code 130 (the image's STOPSIGNAL is SIGINT) or 143 (SIGTERM),
 # not 137 (killed after docker's 10 s grace period).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -10,7 +10,7 @@ e2e_require_images
 
 start_stack --no-deps replica
 replica=$(cid replica)
-[ -z "$(compose ps -q primary)" ] || fail "a primary container exists; the test needs none"
+[ -z "$(compose ps -a -q primary)" ] || fail "a primary container exists; the test needs none"
 
 waiting() { docker logs "$replica" 2>&1 | grep -qF 'waiting for the primary'; }
 wait_for 30 "the replica logs 'waiting for the primary'" waiting ||
@@ -33,6 +33,6 @@ case $code in
 130 | 143) ;;
 *) fail "the stopped replica exited with $code, not 130 (SIGINT) or 143 (SIGTERM)" ;;
 esac
-awk -v s="$secs" 'BEGIN { exit !(s < 5) }' ||
-    fail "docker stop took $secs s (>= 5 s): the waiting replica does not act on the stop signal"
+# (no assertion on $secs: timings are never asserted; 130/143 rather than
+# 137 already says it acted on the signal before docker's 10 s grace ran out)
 if docker exec "$replica" true 2>/dev/null; then fail "the replica still runs"; fi
