@@ -2,6 +2,7 @@
  * secrets and Bitnami aliases; config_check.c validates the result. */
 #include "config.h"
 #include "config_internal.h"
+#include "status.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -167,10 +168,35 @@ static int role_from_ordinal(const char *hostname, enum role *role, char *err, s
     return 0;
 }
 
+/* The image's default role (the Dockerfiles set it): only what is left when
+ * the user said nothing, so that either image serves either role. */
+#define DEFAULT_ROLE_VAR "PG_ENTRYPOINT_DEFAULT_ROLE"
+
+static int parse_role(const char *var, const char *r, const char *hostname, enum role *role,
+                      char *err, size_t errlen)
+{
+    if (strcmp(r, "primary") == 0)
+        *role = ROLE_PRIMARY;
+    else if (strcmp(r, "replica") == 0)
+        *role = ROLE_REPLICA;
+    else if (strcmp(r, "auto") == 0 && strcmp(var, DEFAULT_ROLE_VAR) != 0)
+        return role_from_ordinal(hostname, role, err, errlen);
+    else
+        return config_fail(err, errlen, "%s=\"%s\" is not valid; hint: use primary, replica%s", var,
+                           r, strcmp(var, DEFAULT_ROLE_VAR) != 0 ? " or auto" : "");
+    return 0;
+}
+
+/* Decides the role, and records which setting decided it (plan and the
+ * start's log say so). What the user set, in this order, wins:
+ * POSTGRES_ROLE or POSTGRESQL_REPLICATION_MODE (two that disagree are an
+ * error), then a primary host (it implies a replica), then the image's
+ * default, then primary. */
 static int load_role(struct config *cfg, char *const *envp, const char *hostname, char *err,
                      size_t errlen)
 {
     char *role = NULL, *mode = NULL;
+    const char *image = env_lookup(envp, DEFAULT_ROLE_VAR);
     int rc = -1;
 
     if (get_var(envp, "POSTGRES_ROLE", NULL, false, &role, err, errlen) < 0 ||
@@ -197,20 +223,30 @@ static int load_role(struct config *cfg, char *const *envp, const char *hostname
             role, mode);
         goto out;
     }
-    const char *r = role ? role : bitnami;
-    if (!r)
-        cfg->role = cfg->primary_host ? ROLE_REPLICA : ROLE_PRIMARY;
-    else if (strcmp(r, "primary") == 0)
-        cfg->role = ROLE_PRIMARY;
-    else if (strcmp(r, "replica") == 0)
-        cfg->role = ROLE_REPLICA;
-    else if (strcmp(r, "auto") == 0) {
-        if (role_from_ordinal(hostname, &cfg->role, err, errlen) < 0)
+    if (role) {
+        if (parse_role("POSTGRES_ROLE", role, hostname, &cfg->role, err, errlen) < 0)
             goto out;
+        snprintf(cfg->role_source, sizeof(cfg->role_source), "POSTGRES_ROLE=%.60s%s%.60s", role,
+                 strcmp(role, "auto") == 0 ? ", host name " : "",
+                 strcmp(role, "auto") == 0 && hostname ? hostname : "");
+    } else if (bitnami) {
+        cfg->role = strcmp(bitnami, "primary") == 0 ? ROLE_PRIMARY : ROLE_REPLICA;
+        snprintf(cfg->role_source, sizeof(cfg->role_source), "POSTGRESQL_REPLICATION_MODE=%s",
+                 mode);
+    } else if (cfg->primary_host) {
+        cfg->role = ROLE_REPLICA;
+        snprintf(cfg->role_source, sizeof(cfg->role_source), "%s is set",
+                 env_lookup(envp, "POSTGRES_PRIMARY_HOST") ? "POSTGRES_PRIMARY_HOST"
+                                                           : "POSTGRESQL_MASTER_HOST");
+    } else if (image && *image) {
+        if (parse_role(DEFAULT_ROLE_VAR, image, hostname, &cfg->role, err, errlen) < 0)
+            goto out;
+        snprintf(cfg->role_source, sizeof(cfg->role_source), "the image's default (%s=%.60s)",
+                 DEFAULT_ROLE_VAR, image);
     } else {
-        config_fail(err, errlen,
-                    "POSTGRES_ROLE=\"%s\" is not valid; hint: use primary, replica or auto", r);
-        goto out;
+        cfg->role = ROLE_PRIMARY;
+        snprintf(cfg->role_source, sizeof(cfg->role_source),
+                 "the default (no POSTGRES_ROLE and no POSTGRES_PRIMARY_HOST)");
     }
     rc = 0;
 out:
@@ -339,7 +375,12 @@ int config_load(struct config *cfg, char *const *envp, const char *hostname, cha
 
     if (!hostname)
         hostname = host_name(envp, host, sizeof(host));
+    char status[4200];
     memset(cfg, 0, sizeof(*cfg));
+    if (status_path(envp, status, sizeof(status)) < 0 || !(cfg->status_file = strdup(status))) {
+        config_fail(err, errlen, "PGHOST is too long; hint: use a shorter socket directory");
+        return -1;
+    }
     if (load_strings(cfg, envp, err, errlen) < 0 || load_numbers(cfg, envp, err, errlen) < 0 ||
         load_role(cfg, envp, hostname, err, errlen) < 0 ||
         load_reseed(cfg, envp, err, errlen) < 0 ||
@@ -357,20 +398,14 @@ const char *config_auth_method(const struct config *cfg)
 
 void config_free(struct config *cfg)
 {
-    char **strings[] = {&cfg->pgdata,
-                        &cfg->superuser,
-                        &cfg->superuser_password,
-                        &cfg->database,
-                        &cfg->host_auth_method,
-                        &cfg->initdb_args,
-                        &cfg->initdb_waldir,
-                        &cfg->primary_host,
-                        &cfg->repl_user,
-                        &cfg->repl_password,
-                        &cfg->slot,
-                        &cfg->repl_allow,
-                        &cfg->wal_keep_size,
-                        &cfg->max_slot_wal_keep_size,
+    char **strings[] = {&cfg->pgdata,        &cfg->status_file,
+                        &cfg->superuser,     &cfg->superuser_password,
+                        &cfg->database,      &cfg->host_auth_method,
+                        &cfg->hba_extra,     &cfg->initdb_args,
+                        &cfg->initdb_waldir, &cfg->primary_host,
+                        &cfg->repl_user,     &cfg->repl_password,
+                        &cfg->slot,          &cfg->repl_allow,
+                        &cfg->wal_keep_size, &cfg->max_slot_wal_keep_size,
                         &cfg->sync_commit};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         /* cppcheck-suppress shadowVariable ; a false positive: nothing outer is named so */

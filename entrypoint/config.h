@@ -16,10 +16,12 @@ enum reseed { RESEED_AUTO, RESEED_NEVER, RESEED_FORCE };
 struct config {
     enum role role;
     char *pgdata;
+    char *status_file;        /* where a start says what it is doing (status.h) */
     char *superuser;          /* POSTGRES_USER */
     char *superuser_password; /* POSTGRES_PASSWORD, NULL when unset */
     char *database;           /* POSTGRES_DB */
-    char *host_auth_method;   /* POSTGRES_HOST_AUTH_METHOD, NULL: scram-sha-256 */
+    char *host_auth_method;   /* POSTGRES_HOST_AUTH_METHOD's first line, NULL: scram-sha-256 */
+    char *hba_extra;          /* its later lines (pg_hba records), NULL when none */
     char *initdb_args;        /* POSTGRES_INITDB_ARGS, NULL when unset */
     char *initdb_waldir;      /* POSTGRES_INITDB_WALDIR, NULL when unset */
 
@@ -38,6 +40,8 @@ struct config {
     int max_wal_senders;
     unsigned wait_timeout_s; /* 0: wait for ever */
     enum reseed reseed;
+    int hba_extra_records; /* how many lines of hba_extra are records (not blank or comments) */
+    char role_source[160]; /* the setting that decided the role, for the log and plan */
 };
 
 /* Reads the variables from envp (NULL-terminated "NAME=value" strings).

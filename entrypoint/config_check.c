@@ -3,6 +3,7 @@
 #include "config.h"
 #include "config_internal.h"
 
+#include "hba.h"
 #include "words.h"
 
 #include <ctype.h>
@@ -109,16 +110,42 @@ static bool valid_identifier(const char *s)
     return *s && strlen(s) <= IDENT_MAX && !has_control(s);
 }
 
-static const char *const auth_methods[] = {"trust", "reject", "scram-sha-256", "md5",  "password",
-                                           "gss",   "sspi",   "ident",         "peer", "pam",
-                                           "ldap",  "radius", "cert"};
-
-static bool valid_auth_method(const char *s)
+/* POSTGRES_HOST_AUTH_METHOD is written after "host all all all" by the
+ * official image, so a value with line breaks adds pg_hba lines, and compose
+ * files rely on it: the first line is the method, each later line a record
+ * appended as it is (hba_extra). A line that is not one is refused here,
+ * before anything is written, instead of a server that cannot start. */
+static int split_host_auth_method(struct config *cfg, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof(auth_methods) / sizeof(auth_methods[0]); i++)
-        if (strcmp(s, auth_methods[i]) == 0)
-            return true;
-    return false;
+    char *nl = cfg->host_auth_method ? strchr(cfg->host_auth_method, '\n') : NULL;
+
+    if (!nl)
+        return 0;
+    if (!(cfg->hba_extra = strdup(nl + 1)))
+        return config_fail(err, errlen, "POSTGRES_HOST_AUTH_METHOD: out of memory");
+    *nl = '\0';
+    /* the first line's own trailing blanks and carriage return */
+    for (size_t n = strlen(cfg->host_auth_method);
+         n > 0 && strchr(" \t\r", cfg->host_auth_method[n - 1]); n--)
+        cfg->host_auth_method[n - 1] = '\0';
+    int line_no = 1;
+    for (const char *p = cfg->hba_extra; *p; line_no++) {
+        size_t len = strcspn(p, "\n"), n = len;
+        char why[160];
+        while (n > 0 && p[n - 1] == '\r')
+            n--;
+        int kind = hba_check_line(p, n, why, sizeof(why));
+        if (kind < 0)
+            return config_fail(err, errlen,
+                               "POSTGRES_HOST_AUTH_METHOD: line %d, \"%.*s\", is not a pg_hba "
+                               "record: %s; hint: after the method on the first line, each line "
+                               "must be a pg_hba.conf record such as \"host replication all "
+                               "0.0.0.0/0 scram-sha-256\"",
+                               line_no + 1, (int)(n > 200 ? 200 : n), p, why);
+        cfg->hba_extra_records += kind;
+        p += len + (p[len] == '\n');
+    }
+    return 0;
 }
 
 int config_validate(struct config *cfg, char *const *envp, const char *hostname, char *err,
@@ -146,12 +173,15 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
             64, cfg->initdb_waldir, PGDATA_MAX);
     /* initdb puts the superuser's name between double quotes unescaped, and
      * PostgreSQL 15 refuses an extension owner (the superuser) named with any
-     * of " $ ' \ */
-    if (!valid_identifier(cfg->superuser) || strpbrk(cfg->superuser, "\"$'\\"))
+     * of " $ ' \, and from 15.19 on also with -- or a comment's slash-star
+     * or star-slash: initdb fails on them, after half a cluster was made */
+    if (!valid_identifier(cfg->superuser) || strpbrk(cfg->superuser, "\"$'\\") ||
+        strstr(cfg->superuser, "--") || strstr(cfg->superuser, "/*") ||
+        strstr(cfg->superuser, "*/"))
         return config_fail(
             err, errlen,
-            "POSTGRES_USER must be 1 to %d bytes long, without any of \" $ ' \\ or control "
-            "characters; hint: choose a plain name",
+            "POSTGRES_USER must be 1 to %d bytes long, without any of \" $ ' \\ -- /* */ or "
+            "control characters; hint: choose a plain name",
             IDENT_MAX);
     if (strncmp(cfg->superuser, "pg_", 3) == 0 || strncmp(cfg->repl_user, "pg_", 3) == 0)
         return config_fail(
@@ -216,11 +246,13 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
                 "POSTGRES_INITDB_ARGS has %zu words; hint: pass at most %d options to initdb", n,
                 CONFIG_INITDB_ARGS_MAX);
     }
-    if (cfg->host_auth_method && !valid_auth_method(cfg->host_auth_method))
+    if (split_host_auth_method(cfg, err, errlen) < 0)
+        return -1;
+    if (cfg->host_auth_method && !hba_valid_method(cfg->host_auth_method))
         return config_fail(
             err, errlen,
             "POSTGRES_HOST_AUTH_METHOD=\"%s\" is not a pg_hba authentication method; hint: "
-            "use scram-sha-256, md5, trust, ...",
+            "use scram-sha-256, md5, trust, ...; later lines, if any, are pg_hba records",
             cfg->host_auth_method);
     if (!config_valid_size(cfg->wal_keep_size, false))
         return config_fail(
@@ -282,8 +314,10 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
         if (!cfg->primary_host || !*cfg->primary_host)
             return config_fail(
                 err, errlen,
-                "POSTGRES_PRIMARY_HOST is not set; hint: a replica needs the primary's "
-                "host name, e.g. POSTGRES_PRIMARY_HOST=primary");
+                "POSTGRES_PRIMARY_HOST is not set, and the role is replica (%s); hint: a "
+                "replica needs the primary's host name, e.g. POSTGRES_PRIMARY_HOST=primary; for "
+                "a primary, set POSTGRES_ROLE=primary",
+                cfg->role_source);
         if (!cfg->repl_password || !*cfg->repl_password)
             return config_fail(
                 err, errlen,

@@ -53,7 +53,8 @@ int datadir_inspect(const char *pgdata, struct datadir_facts *f)
     closedir(d);
 
     f->has_marker = has_file(pgdata, DATADIR_CLONE_MARKER, false);
-    f->has_init_marker = has_file(pgdata, DATADIR_INIT_MARKER, false);
+    f->has_init_marker = has_file(pgdata, DATADIR_INIT_MARKER, false) ||
+                         has_file(pgdata, DATADIR_INIT_MARKER_OLD, false);
     f->has_pg_version = has_file(pgdata, "PG_VERSION", true);
     f->has_standby_signal = has_file(pgdata, "standby.signal", false);
     f->has_recovery_signal = has_file(pgdata, "recovery.signal", false);

@@ -18,8 +18,13 @@
 #define DATADIR_CLONE_STAGING ".pg-entrypoint-clone"
 
 /* Written right after initdb, removed once initialisation (settings, roles,
- * init scripts) is complete: a cluster that still has it was left half made. */
-#define DATADIR_INIT_MARKER ".pg-entrypoint-init-incomplete"
+ * init scripts) is complete: a cluster that still has it was left half made.
+ * Not a dotfile: init scripts empty PGDATA with `rm -rf "$PGDATA"/ *` and
+ * refill it with pg_basebackup, which refuses a directory holding a dotfile;
+ * the marker goes with the rest, and the start continues with what the
+ * script put there. (Earlier versions used the dotted name; it still counts.) */
+#define DATADIR_INIT_MARKER "pg-entrypoint-init-incomplete"
+#define DATADIR_INIT_MARKER_OLD ".pg-entrypoint-init-incomplete"
 
 struct datadir_facts {
     bool exists;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "pgconn.h"
 #include "proc.h"
+#include "status.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -84,8 +85,13 @@ int health_main(int argc, char **argv, char **envp)
     if (config_load(&cfg, envp, NULL, err, sizeof(err)) < 0)
         return unhealthy("configuration error: %s", err);
 
-    PGconn *conn = connect_local(&cfg, envp, err, sizeof(err));
     int rc;
+    /* The temporary server of the init scripts answers on the socket too. */
+    if (!opts.live_only && status_preparing(cfg.status_file, err, sizeof(err))) {
+        rc = unhealthy("%s", err);
+        goto out;
+    }
+    PGconn *conn = connect_local(&cfg, envp, err, sizeof(err));
     if (!conn) {
         rc = unhealthy("%s", err);
         goto out;
@@ -105,17 +111,21 @@ int health_main(int argc, char **argv, char **envp)
             printf("alive: the server answers (%s)\n",
                    recovery ? "in recovery" : "not in recovery");
             rc = 0;
-        } else if (cfg.role == ROLE_PRIMARY && recovery)
-            rc = unhealthy("%s", "the primary is in recovery (still starting, or a standby)");
-        else if (cfg.role == ROLE_REPLICA && !recovery)
+        } else if (cfg.role == ROLE_REPLICA && !recovery)
             rc = unhealthy("%s", "the replica is not in recovery (was it promoted?)");
-        else if (cfg.role == ROLE_REPLICA && strcmp(status, "streaming") != 0)
+        /* A server in recovery is judged as the standby it is, also where
+         * the role says primary: a start keeps a standby it finds (a recipe
+         * that cloned the primary from an init script leaves one). */
+        else if (recovery && strcmp(status, "streaming") != 0)
             rc = unhealthy("the WAL receiver is %s, not streaming", status);
-        else if (cfg.role == ROLE_REPLICA && opts.max_lag >= 0 && lag > opts.max_lag)
+        else if (recovery && opts.max_lag >= 0 && lag > opts.max_lag)
             rc = unhealthy("replay lags %lld bytes behind the received WAL", lag);
         else {
-            printf("healthy: %s\n", cfg.role == ROLE_PRIMARY ? "primary accepting connections"
-                                                             : "replica streaming");
+            printf("healthy: %s\n", !recovery                  ? "primary accepting connections"
+                                    : cfg.role == ROLE_REPLICA ? "replica streaming"
+                                                               : "standby streaming (the role is "
+                                                                 "primary, but PGDATA holds a "
+                                                                 "standby)");
             rc = 0;
         }
     }

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "pgconn.h"
 #include "proc.h"
+#include "status.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -256,6 +257,7 @@ static int run_one(const struct config *cfg, const char *dir, const char *name,
     if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
         return -1;
     if (ends_with(name, ".sh")) {
+        status_set(cfg->status_file, "initialising: running %s", path);
         if (access(path, X_OK) == 0) {
             log_info("initdb.d", "running %s", path);
             const char *argv[] = {path, NULL};
@@ -266,6 +268,7 @@ static int run_one(const struct config *cfg, const char *dir, const char *name,
     }
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
         if (ends_with(name, sql[i].suffix)) {
+            status_set(cfg->status_file, "initialising: running %s", path);
             log_info("initdb.d", "running %s", path);
             return run_sql(cfg, path, sql[i].decompressor, env->vars);
         }

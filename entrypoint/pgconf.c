@@ -130,7 +130,7 @@ static int write_settings(const struct config *cfg)
 
 static int write_hba(const struct config *cfg)
 {
-    char path[PATH_MAX], user[128], text[4096];
+    char path[PATH_MAX], user[128], text[16384];
     const char *method = config_auth_method(cfg);
     size_t o = 0;
 
@@ -165,16 +165,45 @@ static int write_hba(const struct config *cfg)
     }
     if (path_in(path, sizeof(path), cfg->pgdata, "pg_hba.conf") < 0)
         return -1;
+    if (cfg->hba_extra) {
+        /* after "host all all all", where the official image's line break puts them */
+        size_t n = strlen(cfg->hba_extra);
+        int w = snprintf(text + o, sizeof(text) - o,
+                         "# pg-entrypoint: the later lines of POSTGRES_HOST_AUTH_METHOD\n%s%s",
+                         cfg->hba_extra, n && cfg->hba_extra[n - 1] != '\n' ? "\n" : "");
+        if (w < 0 || (size_t)w >= sizeof(text) - o) {
+            log_error("configure", "POSTGRES_HOST_AUTH_METHOD is too long: its pg_hba lines and "
+                                   "ours must fit in 16 kB");
+            return -1;
+        }
+    }
     /* A cluster whose pg_hba.conf lived elsewhere (Bitnami keeps it outside
      * the data directory) gets initdb's local line first. */
     if (!fs_exists(path) && fs_append(path, "local all all trust\n", 0600) < 0)
         return -1;
-    return fs_append(path, text, 0600);
+    /* An adoption stopped after this append and before the include line is
+     * done again: the same lines are not added twice. */
+    char *old = NULL;
+    bool there = fs_read(path, 1 << 22, &old, NULL) == 0 && strstr(old, text) != NULL;
+    free(old);
+    if (there)
+        return 0;
+    if (fs_append(path, text, 0600) < 0)
+        return -1;
+    if (cfg->hba_extra)
+        log_info("configure",
+                 "POSTGRES_HOST_AUTH_METHOD: added %d pg_hba line%s after \"host all "
+                 "all all %s\"",
+                 cfg->hba_extra_records, cfg->hba_extra_records == 1 ? "" : "s", method);
+    return 0;
 }
 
+/* The include line in postgresql.conf is written last: it is what marks a
+ * cluster as configured by us (pgconf_has_primary_settings), so a start
+ * stopped before it does everything again, and everything is idempotent. */
 int pgconf_write_primary(const struct config *cfg)
 {
-    return write_settings(cfg) < 0 || write_hba(cfg) < 0 ? -1 : 0;
+    return write_hba(cfg) < 0 || write_settings(cfg) < 0 ? -1 : 0;
 }
 
 int pgconf_passfile_text(const struct config *cfg, char *line, size_t len)

@@ -131,6 +131,7 @@ int plan_main(char **envp)
     }
     enum datadir_state state = datadir_classify(&facts);
     printf("role: %s\n", cfg.role == ROLE_PRIMARY ? "primary" : "replica");
+    printf("role decided by: %s\n", cfg.role_source);
     printf("PGDATA: %s (%s)\n", cfg.pgdata, datadir_state_name(state));
     /* The same checks as a real start, with the same message and exit code. */
     int rc = cfg.role == ROLE_PRIMARY ? primary_check(&cfg, state) : replica_check(&cfg, state);

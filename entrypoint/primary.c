@@ -6,6 +6,7 @@
 #include "pgconf.h"
 #include "pgconn.h"
 #include "proc.h"
+#include "status.h"
 #include "words.h"
 
 #include <errno.h>
@@ -115,6 +116,7 @@ static int run_initdb(const struct config *cfg, char *const env[])
     argv[n] = NULL;
 
     struct step s;
+    status_set(cfg->status_file, "initialising: initdb");
     step_begin(&s, "initdb", "initialising the cluster in \"%s\"", cfg->pgdata);
     struct spawn_io io = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .keep_fd = pw[0]};
     rc = step_end(&s, proc_run("initdb", argv, env, &io));
@@ -268,6 +270,32 @@ static int run_init_scripts(const struct config *cfg, const char *const *server_
     return rc;
 }
 
+/* The marker is gone after the init scripts: one of them emptied PGDATA
+ * (`rm -rf "$PGDATA"/ *`) and refilled it, typically with pg_basebackup -R,
+ * as recipes written for the official image do on a replica. What it left
+ * is started as it is, if it is a cluster; nothing of ours is added to it. */
+static int scripts_replaced_cluster(const struct config *cfg)
+{
+    struct datadir_facts facts;
+
+    if (datadir_inspect(cfg->pgdata, &facts) < 0)
+        return -1;
+    enum datadir_state state = datadir_classify(&facts);
+    if (state != DATADIR_CLUSTER && state != DATADIR_STANDBY) {
+        log_error("initdb.d",
+                  "the init scripts replaced the contents of PGDATA \"%s\" and left it %s; hint: "
+                  "check the scripts in %s, then empty the data directory (the volume) to start "
+                  "over",
+                  cfg->pgdata, datadir_state_name(state), INITDB_D_DIR);
+        return -1;
+    }
+    log_info("initdb.d",
+             "the init scripts replaced the contents of PGDATA \"%s\"; it now holds %s, which is "
+             "started as it is",
+             cfg->pgdata, datadir_state_name(state));
+    return 0;
+}
+
 /* Everything between an empty directory and a complete cluster; the marker
  * says it is under way until the end. */
 static int initialise(const struct config *cfg, const char *const *server_args, char *const env[])
@@ -284,24 +312,28 @@ static int initialise(const struct config *cfg, const char *const *server_args, 
     if (step_end(&s, pgconf_write_primary(cfg)) < 0 || bootstrap(cfg, true, env) < 0 ||
         run_init_scripts(cfg, server_args, env) < 0)
         return -1;
-    if (unlink(marker) < 0 || fs_fsync_path(cfg->pgdata) < 0) {
+    if (unlink(marker) == 0)
+        return fs_fsync_path(cfg->pgdata);
+    if (errno != ENOENT) {
         log_error("data", "could not remove \"%s\": %s", marker, strerror(errno));
         return -1;
     }
-    return 0;
+    return scripts_replaced_cluster(cfg);
 }
 
 /* A cluster made by another entrypoint (the official image's, Bitnami's)
  * has no replication settings, pg_hba lines or role of ours: add them once,
- * so that replicas can follow it. Ours is recognised by the include line. */
+ * so that replicas can follow it. Ours is recognised by the include line,
+ * which is written last: the role comes first (created only if missing),
+ * so a start stopped or failed anywhere in between adopts again, in full. */
 static int adopt(const struct config *cfg, char *const env[])
 {
     struct step s;
     step_begin(&s, "adopt",
-               "PGDATA \"%s\" was not made by pg-entrypoint: adding replication settings, "
-               "pg_hba lines and the replication role",
+               "PGDATA \"%s\" was not made by pg-entrypoint: adding the replication role, "
+               "pg_hba lines and replication settings",
                cfg->pgdata);
-    int rc = pgconf_write_primary(cfg) < 0 || bootstrap(cfg, false, env) < 0 ? -1 : 0;
+    int rc = bootstrap(cfg, false, env) < 0 || pgconf_write_primary(cfg) < 0 ? -1 : 0;
     return step_end(&s, rc);
 }
 

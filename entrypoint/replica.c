@@ -7,6 +7,7 @@
 #include "pgconf.h"
 #include "pgconn.h"
 #include "proc.h"
+#include "status.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -246,6 +247,8 @@ static int clone_from_primary(const struct config *cfg, enum replica_action acti
     char marker[PATH_MAX], staging[PATH_MAX];
     uint64_t sysid;
 
+    status_set(cfg->status_file, "waiting for the primary at %s:%d", cfg->primary_host,
+               cfg->primary_port);
     PGconn *conn = pgconn_wait_for_primary(cfg);
     if (!conn)
         return -1;
@@ -271,6 +274,8 @@ static int clone_from_primary(const struct config *cfg, enum replica_action acti
     }
 
     struct step s;
+    status_set(cfg->status_file, "cloning from the primary at %s:%d (pg_basebackup)",
+               cfg->primary_host, cfg->primary_port);
     step_begin(&s, "clone", "pg_basebackup from %s:%d%s%s", cfg->primary_host, cfg->primary_port,
                cfg->slot ? " with slot " : "", cfg->slot ? cfg->slot : "");
     rc = run_basebackup(cfg, staging, env);

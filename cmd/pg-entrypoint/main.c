@@ -10,6 +10,7 @@
 #include "privs.h"
 #include "proc.h"
 #include "replica.h"
+#include "status.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,7 @@ static int run_entrypoint(const char *const *args)
     char err[1024], pgdata_env[4200];
     char **env = NULL, **base = datadir_environ(environ);
     int rc, lock_fd = -1;
+    bool status = false;
 
     if (!base || config_load(&cfg, base, NULL, err, sizeof(err)) < 0) {
         log_error("config", "%s", base ? err : "out of memory");
@@ -99,6 +101,7 @@ static int run_entrypoint(const char *const *args)
     }
     log_info("start", "pg-entrypoint %s, role %s, PGDATA \"%s\"", PG_ENTRYPOINT_VERSION,
              cfg.role == ROLE_PRIMARY ? "primary" : "replica", cfg.pgdata);
+    log_info("start", "the role is decided by %s", cfg.role_source);
     rc = EXIT_RUNTIME;
     if (datadir_inspect(cfg.pgdata, &facts) < 0)
         goto out;
@@ -113,6 +116,9 @@ static int run_entrypoint(const char *const *args)
     if (privs_resolve(&who) < 0 || datadir_prepare(&cfg, &who) < 0 || privs_drop(&who) < 0 ||
         (lock_fd = datadir_lock(cfg.pgdata)) < 0)
         goto out;
+    /* From here until exec, `health` says the node is not ready yet. */
+    status_set(cfg.status_file, "starting: PGDATA is %s", datadir_state_name(state));
+    status = true;
     /* postgres finds its data directory through PGDATA, also when only the
      * default (or a Bitnami volume) gave it. */
     snprintf(pgdata_env, sizeof(pgdata_env), "PGDATA=%s", cfg.pgdata);
@@ -135,11 +141,14 @@ static int run_entrypoint(const char *const *args)
              (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec) +
                  (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6,
              self.ru_maxrss);
+    status_clear(cfg.status_file);
     config_free(&cfg);
     proc_exec(args, env, lock_fd);
     rc = EXIT_RUNTIME;
     goto cleanup;
 out:
+    if (status)
+        status_clear(cfg.status_file);
     config_free(&cfg);
 cleanup:
     free(env);

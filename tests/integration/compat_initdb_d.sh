@@ -206,7 +206,7 @@ check_pg_ctl_restart()
     [ "$(pm_ids d)" = "$(id -u postgres) $(id -g postgres)" ] || { no "the final server runs as $(pm_ids d)"; return 1; }
     [ "$(sqlc d appuser "$SUPERPW" appdb "SELECT current_setting('listen_addresses')")" = "$P_ADDR" ] ||
         { no "the final server does not listen on $P_ADDR"; return 1; }
-    [ ! -e "$WORK/d/.pg-entrypoint-init-incomplete" ] || { no "the init marker remains after a good start"; return 1; }
+    [ ! -e "$WORK/d/pg-entrypoint-init-incomplete" ] || { no "the init marker remains after a good start"; return 1; }
 }
 check initdb_d_pg_ctl_restart check_pg_ctl_restart
 

@@ -2,8 +2,8 @@
 # quoting: names and passwords that need quoting work exactly, or are refused
 # with a clear error; never SQL or shell injection.
 #  - Primary A: POSTGRES_USER, POSTGRES_DB, POSTGRES_REPLICATION_USER and both
-#    passwords hold spaces ; -- `...` and non-ASCII text, all but the
-#    superuser's name ' \ $ and $(...) too, and the database name and the
+#    passwords hold spaces ; -- `...` and non-ASCII text (the superuser's
+#    name: - instead of --), all but the superuser's name ' \ $ and $(...) too, and the database name and the
 #    passwords " as well. The
 #    roles and the database exist with exactly those names; the superuser and
 #    the replication user log in over TCP with SCRAM from the other network
@@ -20,7 +20,7 @@
 #  - A replication user holding " (pg_hba.conf cannot quote it) and a
 #    superuser holding " (initdb writes it into ALTER USER "%s" unescaped) or
 #    ' (PostgreSQL 15 refuses any of " $ ' \ in the bootstrap superuser's
-#    name) are refused: exit 78, the message names the variable and has a
+#    name, and 15.19 on also -- /* */) are refused: exit 78, the message names the variable and has a
 #    hint, PGDATA is not created.
 source "$(dirname "$0")/lib.sh"
 it_setup 58
@@ -30,7 +30,7 @@ C_PORT=55911
 R_PORT=55912
 mkdir "$WORK/cwd" && cd "$WORK/cwd" || fail "cannot enter $WORK/cwd"   # a $(touch ...) that ran would leave a file here
 
-SU=$'o r;su-per `touch su` -- (x) \xc3\xbc'
+SU=$'o r;su-per `touch su` - (x) \xc3\xbc'
 DB=$'d\'b "x"; DROP DATABASE postgres; -- \xc3\xa9 $(touch db)'
 RUSER=$'rep\'l \\ $u; -- `touch ru` \xc3\xbc'
 SUPERPW=$'p\xc3\xa4ssw\xc3\xb6rd \xe2\x82\xac \'" \\ $HOME; -- `touch pw` x'
@@ -137,4 +137,8 @@ refused()
 refused bad_repl POSTGRES_REPLICATION_USER 'rep"; DROP ROLE postgres; --'
 refused bad_super POSTGRES_USER 'su" WITH SUPERUSER; --'
 refused bad_super2 POSTGRES_USER "o'neil"
+# PostgreSQL 15.19 and later refuse these in the extension owner's name
+refused bad_super3 POSTGRES_USER 'su -- per'
+refused bad_super4 POSTGRES_USER 'su /* per'
+
 log "PASS"

@@ -135,7 +135,7 @@ assert_log_has "${ILOG[pi]}" "$(step_re initdb)done in" "initdb: the next start 
 [ "$(q pi 'select 1')" = 1 ] || fail "initdb: the superuser cannot log in after the next start"
 [ "$(q pi "select count(*) from pg_roles where rolname = 'replicator' and rolreplication")" = 1 ] ||
     fail "initdb: the next start did not create the replication role"
-[ ! -e "$WORK/pi/.pg-entrypoint-init-incomplete" ] || fail "initdb: the init marker is still there"
+[ ! -e "$WORK/pi/pg-entrypoint-init-incomplete" ] || fail "initdb: the init marker is still there"
 stop pi INT
 
 # ---- a primary's initdb half way: it has begun to write the cluster ----------------------
@@ -185,7 +185,7 @@ out=${ILOG[ps]%.log}.out
 grep -q '10-sleep.sh: sleeping' "$out" || fail "init script: the script did not run (nothing in $(basename "$out"))"
 assert_log_lacks "$out" "10-sleep.sh: done" "init script: the script ran to its end"
 [ ! -e "$WORK/ps/postmaster.pid" ] || fail "init script: the temporary server was not stopped (postmaster.pid remains)"
-[ -f "$WORK/ps/.pg-entrypoint-init-incomplete" ] || fail "init script: no init marker after a stopped init"
+[ -f "$WORK/ps/pg-entrypoint-init-incomplete" ] || fail "init script: no init marker after a stopped init"
 launch_primary ps "$NS_P" "$P_ADDR" 55725 "$WORK/ps" PGPORT=55725 PGHOST="$WORK/sock-ps"
 wait_exit ps 20 || fail "init script: the next start still runs after 20 s, want a refusal"
 [ "$EXIT_RC" = 1 ] || fail "init script: the next start exited with status $EXIT_RC, want 1"

@@ -195,6 +195,102 @@ static void test_secret_env_names(void)
     CHECK(!env_is_secret("POSTGRES_USER=x"));
 }
 
+/* The official image writes POSTGRES_HOST_AUTH_METHOD after "host all all
+ * all", so a line break adds pg_hba lines (../shared/seeds/001_*): the first
+ * line is the method, the later ones records, each checked. */
+static void test_host_auth_method_lines(void)
+{
+    struct config cfg;
+    char *seed[] = {"POSTGRES_PASSWORD=x",
+                    "POSTGRES_HOST_AUTH_METHOD=scram-sha-256\nhost replication all 0.0.0.0/0 md5",
+                    NULL};
+    CHECK(load(&cfg, seed) == 0);
+    CHECK_STR(config_auth_method(&cfg), "scram-sha-256");
+    CHECK_STR(cfg.hba_extra, "host replication all 0.0.0.0/0 md5");
+    CHECK(cfg.hba_extra_records == 1);
+    config_free(&cfg);
+
+    char *crlf[] = {"POSTGRES_PASSWORD=x",
+                    "POSTGRES_HOST_AUTH_METHOD=md5 \r\n# ours\r\nlocal all all peer\r\n\n"
+                    "host all all ::1/128 trust\n",
+                    NULL};
+    CHECK(load(&cfg, crlf) == 0);
+    CHECK_STR(config_auth_method(&cfg), "md5");
+    CHECK(cfg.hba_extra_records == 2);
+    config_free(&cfg);
+
+    char *plain[] = {"POSTGRES_PASSWORD=x", "POSTGRES_HOST_AUTH_METHOD=md5", NULL};
+    CHECK(load(&cfg, plain) == 0);
+    CHECK(cfg.hba_extra == NULL && cfg.hba_extra_records == 0);
+    config_free(&cfg);
+
+    char *typo[] = {"POSTGRES_PASSWORD=x",
+                    "POSTGRES_HOST_AUTH_METHOD=md5\nhost all all all md5\nhots replication all "
+                    "0.0.0.0/0 md5",
+                    NULL};
+    expect_error(typo, "POSTGRES_HOST_AUTH_METHOD: line 3, \"hots replication all 0.0.0.0/0 md5\"");
+    char *bad_first[] = {"POSTGRES_PASSWORD=x",
+                         "POSTGRES_HOST_AUTH_METHOD=letmein\nhost all all all md5", NULL};
+    expect_error(bad_first, "POSTGRES_HOST_AUTH_METHOD=\"letmein\"");
+}
+
+/* The image's default role yields to anything the user sets; two user
+ * settings that disagree are an error; the deciding setting is recorded. */
+static void test_role_precedence(void)
+{
+    struct config cfg;
+    char *image_primary_host[] = {"PG_ENTRYPOINT_DEFAULT_ROLE=primary", "POSTGRES_PRIMARY_HOST=db",
+                                  "POSTGRES_REPLICATION_PASSWORD=r", NULL};
+    CHECK(load(&cfg, image_primary_host) == 0);
+    CHECK(cfg.role == ROLE_REPLICA);
+    CHECK_CONTAINS(cfg.role_source, "POSTGRES_PRIMARY_HOST");
+    config_free(&cfg);
+
+    char *image_bitnami[] = {"PG_ENTRYPOINT_DEFAULT_ROLE=primary",
+                             "POSTGRESQL_REPLICATION_MODE=slave", "POSTGRESQL_MASTER_HOST=db",
+                             "POSTGRESQL_REPLICATION_PASSWORD=r", NULL};
+    CHECK(load(&cfg, image_bitnami) == 0);
+    CHECK(cfg.role == ROLE_REPLICA);
+    CHECK_STR(cfg.role_source, "POSTGRESQL_REPLICATION_MODE=slave");
+    config_free(&cfg);
+
+    char *image_replica_master[] = {"PG_ENTRYPOINT_DEFAULT_ROLE=replica",
+                                    "POSTGRESQL_REPLICATION_MODE=master", "POSTGRES_PASSWORD=x",
+                                    NULL};
+    CHECK(load(&cfg, image_replica_master) == 0);
+    CHECK(cfg.role == ROLE_PRIMARY);
+    config_free(&cfg);
+
+    char *image_replica_role[] = {"PG_ENTRYPOINT_DEFAULT_ROLE=replica", "POSTGRES_ROLE=primary",
+                                  "POSTGRES_PASSWORD=x", NULL};
+    CHECK(load(&cfg, image_replica_role) == 0);
+    CHECK(cfg.role == ROLE_PRIMARY);
+    CHECK_STR(cfg.role_source, "POSTGRES_ROLE=primary");
+    config_free(&cfg);
+
+    char *image_only[] = {"PG_ENTRYPOINT_DEFAULT_ROLE=primary", "POSTGRES_PASSWORD=x", NULL};
+    CHECK(load(&cfg, image_only) == 0);
+    CHECK(cfg.role == ROLE_PRIMARY);
+    CHECK_CONTAINS(cfg.role_source, "the image's default");
+    config_free(&cfg);
+
+    char *auto_role[] = {"PG_ENTRYPOINT_DEFAULT_ROLE=primary", "POSTGRES_ROLE=auto",
+                         "POSTGRES_PRIMARY_HOST=pg-0.pg", "POSTGRES_REPLICATION_PASSWORD=r", NULL};
+    CHECK(load(&cfg, auto_role) == 0); /* host name pg-1 */
+    CHECK(cfg.role == ROLE_REPLICA);
+    CHECK_CONTAINS(cfg.role_source, "POSTGRES_ROLE=auto");
+    config_free(&cfg);
+
+    char *image_replica_alone[] = {"PG_ENTRYPOINT_DEFAULT_ROLE=replica",
+                                   "POSTGRES_REPLICATION_PASSWORD=r", NULL};
+    expect_error(image_replica_alone, "PG_ENTRYPOINT_DEFAULT_ROLE=replica");
+    char *disagree[] = {"PG_ENTRYPOINT_DEFAULT_ROLE=primary", "POSTGRES_ROLE=primary",
+                        "POSTGRESQL_REPLICATION_MODE=slave", NULL};
+    expect_error(disagree, "POSTGRESQL_REPLICATION_MODE");
+    char *bad_image[] = {"PG_ENTRYPOINT_DEFAULT_ROLE=auto", "POSTGRES_PASSWORD=x", NULL};
+    expect_error(bad_image, "PG_ENTRYPOINT_DEFAULT_ROLE");
+}
+
 int main(void)
 {
     test_defaults();
@@ -206,5 +302,7 @@ int main(void)
     test_replica_requirements();
     test_slot_names();
     test_secret_env_names();
+    test_host_auth_method_lines();
+    test_role_precedence();
     return check_done("test_config");
 }
