@@ -4,7 +4,7 @@
  * entrypoint writes one line into a file beside the socket
  * (STATUS_FILE_NAME in PGHOST's directory, else /var/run/postgresql) and
  * removes it right before it execs postgres or exits. Best effort: a
- * status that cannot be written is logged once and the start goes on. */
+ * status that cannot be written is a WARNING, and the start goes on. */
 #ifndef PGEP_STATUS_H
 #define PGEP_STATUS_H
 
