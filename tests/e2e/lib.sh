@@ -353,3 +353,22 @@ exits_clean() {
         fi
     done
 }
+
+# pair_restarted NAME SINCE PRIMARY_SERVICE REPLICA_SERVICE: what a seed
+# recipe's pair must show after a restart: the test's $primary and $replica
+# containers are the services' (not replaced) and run, the replica streams,
+# row NAME written on the primary arrives, the replica is still in
+# recovery, and logs and exit codes since SINCE are clean.
+pair_restarted() {
+    local name=$1 since=$2
+    [ "$(cid "$3")" = "$primary" ] || fail "$name: the primary container was replaced"
+    [ "$(cid "$4")" = "$replica" ] || fail "$name: the replica container was replaced"
+    running "$primary"
+    running "$replica"
+    wait_streaming "$replica" 120
+    insert_row "$primary" "$name" 120
+    wait_row "$replica" "$name" 120
+    in_recovery "$replica" || fail "$name: the replica is not in recovery"
+    logs_clean "$primary" "$replica"
+    exits_clean "$since" "$primary" "$replica"
+}

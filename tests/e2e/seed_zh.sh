@@ -43,21 +43,10 @@ hba=$(psql_tcp "$primary" "SELECT count(*) FROM pg_hba_file_rules WHERE type = '
 logs_clean "$primary" "$replica"
 exits_clean "$t0" "$primary" "$replica"
 
-# after_restart NAME SINCE: both run, the replica streams, row NAME arrives,
-# logs and exit codes are clean.
+# after_restart NAME SINCE: pair_restarted (lib.sh).
 after_restart() {
-    local name=$1 since=$2
-    [ "$(cid postgres_master)" = "$primary" ] || fail "$name: the primary container was replaced"
-    [ "$(cid postgres_slave)" = "$replica" ] || fail "$name: the replica container was replaced"
-    running "$primary"
-    running "$replica"
-    wait_streaming "$replica" 120
-    insert_row "$primary" "$name" 120
-    wait_row "$replica" "$name" 120
-    in_recovery "$replica" || fail "$name: the replica is not in recovery"
-    logs_clean "$primary" "$replica"
-    exits_clean "$since" "$primary" "$replica"
-    log "$name: both run, the replica streams again and got the new row"
+    pair_restarted "$1" "$2" postgres_master postgres_slave
+    log "$1: both run, the replica streams again and got the new row"
 }
 
 since=$(date +%s.%N)
