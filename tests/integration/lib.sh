@@ -185,6 +185,16 @@ it_setup()
     log "binary $BIN; work dir $WORK"
 }
 
+# ns_up NS: loopback up, and the namespace's ephemeral ports kept clear of
+# the tests' server ports (55xxx, inside the default 32768-60999 range): a
+# client connection in the namespace (a pg_isready poll of one instance)
+# could otherwise hold the port another instance is about to listen on.
+ns_up()
+{
+    ip -n "$1" link set lo up
+    ip netns exec "$1" sysctl -q -w net.ipv4.ip_local_port_range="61000 65000"
+}
+
 # net_pair: two namespaces joined by a veth pair, primary side $P_ADDR and
 # replica side $R_ADDR; sets NS_P and NS_R.
 net_pair()
@@ -197,7 +207,7 @@ net_pair()
     ip -n "$NS_P" addr add "$P_ADDR/24" dev eth0
     ip -n "$NS_R" addr add "$R_ADDR/24" dev eth0
     for ns in "$NS_P" "$NS_R"; do
-        ip -n "$ns" link set lo up
+        ns_up "$ns"
         ip -n "$ns" link set eth0 up
     done
 }
@@ -207,7 +217,7 @@ net_single()
 {
     NS_1="pgep-$TEST_NAME-$$-1"
     ip netns add "$NS_1" && NETNS+=("$NS_1")
-    ip -n "$NS_1" link set lo up
+    ns_up "$NS_1"
 }
 
 # launch ID NETNS [VAR=VALUE...] -- [ARGS...]
