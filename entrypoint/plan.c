@@ -1,6 +1,7 @@
 #include "plan.h"
 
 #include "config.h"
+#include "config_bitnami.h"
 #include "datadir.h"
 #include "log.h"
 #include "pgconf.h"
@@ -117,7 +118,7 @@ int plan_main(char **envp)
     struct datadir_facts facts;
     char err[1024];
 
-    char **env = datadir_environ(envp);
+    char **env = config_bitnami_environ(envp);
     int loaded = env ? config_load(&cfg, env, NULL, err, sizeof(err)) : -1;
     if (env != envp)
         free(env);

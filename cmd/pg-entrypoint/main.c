@@ -2,6 +2,7 @@
  * containers into a primary and a streaming replica. This file only
  * dispatches; every step lives in entrypoint/. */
 #include "config.h"
+#include "config_bitnami.h"
 #include "datadir.h"
 #include "health.h"
 #include "log.h"
@@ -89,7 +90,7 @@ static int run_entrypoint(const char *const *args)
     struct datadir_facts facts;
     struct runas who;
     char err[1024], pgdata_env[4200];
-    char **env = NULL, **base = datadir_environ(environ);
+    char **env = NULL, **base = config_bitnami_environ(environ);
     int rc, lock_fd = -1;
     bool status = false;
 
