@@ -1,6 +1,7 @@
-/* What is in a data directory, and what a replica should do about it (the
- * state table of DESIGN.md). datadir_inspect reads the disk; datadir_classify
- * and datadir_replica_action are pure functions of what it found. */
+/* What is in a data directory, and what a replica should do about it
+ * (docs/design.md, "The data-directory state table"). datadir_inspect reads
+ * the disk; datadir_classify and datadir_replica_action are pure functions of
+ * what it found. */
 #ifndef PGEP_DATADIR_H
 #define PGEP_DATADIR_H
 

@@ -12,7 +12,7 @@
 /* Our own settings file, included from postgresql.conf. */
 #define PGCONF_SETTINGS_FILE "pg-entrypoint.conf"
 /* The replica's password file: it must live as long as the data directory,
- * since primary_conninfo names it (see DESIGN.md, "Facts checked here"). */
+ * since primary_conninfo names it (see docs/design.md, "Facts checked here"). */
 #define PGCONF_PASSFILE "pg-entrypoint.pgpass"
 
 /* Replication settings and pg_hba lines, written before the first start. */

@@ -96,8 +96,10 @@ static bool stop_requested(void)
 
 /* pg_basebackup's password file, as a file that has no name: created 0600
  * in a private directory, written, then unlinked at once, and handed over as
- * /proc/self/fd/N (libpq stats and opens that path like any other). Even a
- * SIGKILL leaves no copy of the password behind. */
+ * /proc/self/fd/N (libpq stats and opens that path like any other). A
+ * SIGKILL after the unlink leaves nothing behind; one in the short window
+ * between open and unlink leaves the file, readable only by this user, in
+ * its 0700 directory /tmp/pg-entrypoint.XXXXXX, which nothing removes. */
 static int open_anonymous_passfile(const struct config *cfg)
 {
     char dir[] = "/tmp/pg-entrypoint.XXXXXX", path[64], line[8704];
