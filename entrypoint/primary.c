@@ -181,9 +181,9 @@ static int bootstrap_sql(const struct config *cfg, bool fresh, char *sql, size_t
 
 /* Single-user mode runs the statements without a server listening anywhere:
  * 0.05 s against 0.27 s for a temporary server (docs/design.md, "Facts
- * checked here"). exit_on_error
- * turns a failed statement into a non-zero exit; no synchronous standby can
- * be there yet to confirm a commit, so none is waited for. */
+ * checked here"). exit_on_error turns a failed statement into a non-zero
+ * exit; no synchronous standby can be there yet to confirm a commit, so none
+ * is waited for. */
 static int run_single_user(const struct config *cfg, const char *sql, size_t len, char *const env[])
 {
     int in[2], devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
