@@ -2,13 +2,13 @@
  * secrets and Bitnami aliases; config_check.c validates the result. */
 #include "config.h"
 #include "config_internal.h"
+#include "env.h"
 #include "status.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,44 +17,15 @@
 /* A secret file larger than this is a mistake (a wrong path), not a password. */
 #define SECRET_FILE_MAX 65536
 
-const char *env_lookup(char *const *envp, const char *name)
-{
-    size_t n = strlen(name);
-
-    for (; envp && *envp; envp++)
-        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
-            return *envp + n + 1;
-    return NULL;
-}
-
-static const char *const secret_names[] = {
-    "POSTGRES_PASSWORD",
-    "POSTGRES_REPLICATION_PASSWORD",
-    "POSTGRESQL_PASSWORD",
-    "POSTGRESQL_REPLICATION_PASSWORD",
-    "POSTGRESQL_POSTGRES_PASSWORD",
-    "PGPASSWORD",
-};
-
-bool env_is_secret(const char *entry)
-{
-    for (size_t i = 0; i < sizeof(secret_names) / sizeof(secret_names[0]); i++) {
-        size_t n = strlen(secret_names[i]);
-        if (strncmp(entry, secret_names[i], n) == 0 && entry[n] == '=')
-            return true;
-    }
-    return false;
-}
-
 /* Reads a `_FILE` secret like the official image's `$(< file)`: the whole
  * file with trailing newlines removed. */
 static int read_secret_file(const char *var, const char *path, char **out, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return config_fail(err, errlen,
-                           "%s: could not open file \"%s\": %s; hint: point %s at a readable file",
-                           var, path, strerror(errno), var);
+        return env_fail(err, errlen,
+                        "%s: could not open file \"%s\": %s; hint: point %s at a readable file",
+                        var, path, strerror(errno), var);
 
     char *buf = malloc(SECRET_FILE_MAX + 1);
     size_t len = 0;
@@ -67,10 +38,10 @@ static int read_secret_file(const char *var, const char *path, char **out, char 
     int saved = errno;
     close(fd);
     if (!buf)
-        return config_fail(err, errlen, "%s: out of memory", var);
+        return env_fail(err, errlen, "%s: out of memory", var);
     if (len > SECRET_FILE_MAX) {
         free(buf);
-        return config_fail(
+        return env_fail(
             err, errlen,
             "%s: file \"%s\" is larger than %d bytes; hint: %s must name a file holding "
             "only the value",
@@ -78,17 +49,16 @@ static int read_secret_file(const char *var, const char *path, char **out, char 
     }
     if (r < 0) {
         free(buf);
-        return config_fail(
-            err, errlen,
-            "%s: could not read file \"%s\": %s; hint: check the file's mode and owner", var, path,
-            strerror(saved));
+        return env_fail(err, errlen,
+                        "%s: could not read file \"%s\": %s; hint: check the file's mode and owner",
+                        var, path, strerror(saved));
     }
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
         len--;
     buf[len] = '\0';
     if (len == 0 || memchr(buf, '\0', len)) {
         free(buf);
-        return config_fail(
+        return env_fail(
             err, errlen,
             "%s: file \"%s\" is empty or holds a NUL byte; hint: write the value into it", var,
             path);
@@ -115,8 +85,8 @@ static int get_var(char *const *envp, const char *name, const char *alias, bool 
         const char *f = file_form ? env_lookup(envp, file_var) : NULL;
         if (v && f) {
             free(vals[0]);
-            return config_fail(err, errlen, "both %s and %s are set; hint: set only one of them",
-                               names[i], file_var);
+            return env_fail(err, errlen, "both %s and %s are set; hint: set only one of them",
+                            names[i], file_var);
         }
         if (f) {
             if (read_secret_file(file_var, f, &vals[i], err, errlen) < 0) {
@@ -130,9 +100,9 @@ static int get_var(char *const *envp, const char *name, const char *alias, bool 
     if (vals[0] && vals[1] && strcmp(vals[0], vals[1]) != 0) {
         free(vals[0]);
         free(vals[1]);
-        return config_fail(
-            err, errlen, "%s and %s are both set, to different values; hint: keep only one of them",
-            name, alias);
+        return env_fail(err, errlen,
+                        "%s and %s are both set, to different values; hint: keep only one of them",
+                        name, alias);
     }
     *out = vals[0] ? vals[0] : vals[1];
     if (vals[0])
@@ -147,9 +117,9 @@ static int parse_int(const char *var, const char *s, long min, long max, int *ou
     errno = 0;
     long v = strtol(s, &end, 10);
     if (!*s || *end || errno || v < min || v > max || isspace((unsigned char)*s))
-        return config_fail(err, errlen,
-                           "%s=\"%s\" is not valid; hint: set it to a whole number from %ld to %ld",
-                           var, s, min, max);
+        return env_fail(err, errlen,
+                        "%s=\"%s\" is not valid; hint: set it to a whole number from %ld to %ld",
+                        var, s, min, max);
     *out = (int)v;
     return 0;
 }
@@ -159,7 +129,7 @@ static int role_from_ordinal(const char *hostname, enum role *role, char *err, s
 {
     const char *dash = hostname ? strrchr(hostname, '-') : NULL;
     if (!dash || !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1))
-        return config_fail(
+        return env_fail(
             err, errlen,
             "POSTGRES_ROLE=auto needs a host name ending in -ORDINAL (like pg-0), but it "
             "is \"%s\"; hint: set POSTGRES_ROLE to primary or replica",
@@ -182,8 +152,8 @@ static int parse_role(const char *var, const char *r, const char *hostname, enum
     else if (strcmp(r, "auto") == 0 && strcmp(var, DEFAULT_ROLE_VAR) != 0)
         return role_from_ordinal(hostname, role, err, errlen);
     else
-        return config_fail(err, errlen, "%s=\"%s\" is not valid; hint: use primary, replica%s", var,
-                           r, strcmp(var, DEFAULT_ROLE_VAR) != 0 ? " or auto" : "");
+        return env_fail(err, errlen, "%s=\"%s\" is not valid; hint: use primary, replica%s", var, r,
+                        strcmp(var, DEFAULT_ROLE_VAR) != 0 ? " or auto" : "");
     return 0;
 }
 
@@ -209,18 +179,17 @@ static int load_role(struct config *cfg, char *const *envp, const char *hostname
         else if (strcmp(mode, "slave") == 0)
             bitnami = "replica";
         else {
-            config_fail(
-                err, errlen,
-                "POSTGRESQL_REPLICATION_MODE=\"%s\" is not valid; hint: use master or slave", mode);
+            env_fail(err, errlen,
+                     "POSTGRESQL_REPLICATION_MODE=\"%s\" is not valid; hint: use master or slave",
+                     mode);
             goto out;
         }
     }
     if (role && bitnami && strcmp(role, bitnami) != 0) {
-        config_fail(
-            err, errlen,
-            "POSTGRES_ROLE=\"%s\" and POSTGRESQL_REPLICATION_MODE=\"%s\" disagree; hint: keep "
-            "only one of them",
-            role, mode);
+        env_fail(err, errlen,
+                 "POSTGRES_ROLE=\"%s\" and POSTGRESQL_REPLICATION_MODE=\"%s\" disagree; hint: keep "
+                 "only one of them",
+                 role, mode);
         goto out;
     }
     if (role) {
@@ -349,8 +318,8 @@ static int load_reseed(struct config *cfg, char *const *envp, char *err, size_t 
     else if (strcmp(v, "force") == 0)
         cfg->reseed = RESEED_FORCE;
     else
-        return config_fail(
-            err, errlen, "POSTGRES_RESEED=\"%s\" is not valid; hint: use auto, never or force", v);
+        return env_fail(err, errlen,
+                        "POSTGRES_RESEED=\"%s\" is not valid; hint: use auto, never or force", v);
     return 0;
 }
 
@@ -378,7 +347,7 @@ int config_load(struct config *cfg, char *const *envp, const char *hostname, cha
     char status[4200];
     memset(cfg, 0, sizeof(*cfg));
     if (status_path(envp, status, sizeof(status)) < 0 || !(cfg->status_file = strdup(status))) {
-        config_fail(err, errlen, "PGHOST is too long; hint: use a shorter socket directory");
+        env_fail(err, errlen, "PGHOST is too long; hint: use a shorter socket directory");
         return -1;
     }
     if (load_strings(cfg, envp, err, errlen) < 0 || load_numbers(cfg, envp, err, errlen) < 0 ||

@@ -4,6 +4,8 @@
 #ifndef PGEP_CONFIG_H
 #define PGEP_CONFIG_H
 
+#include "env.h" /* env_lookup: the users of config read the environment too */
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -54,13 +56,6 @@ void config_free(struct config *cfg);
 
 /* The authentication method for the `host` pg_hba lines. */
 const char *config_auth_method(const struct config *cfg);
-
-/* Value of NAME in envp, or NULL. */
-const char *env_lookup(char *const *envp, const char *name);
-
-/* True for the variables that hold secrets: they are removed from the
- * environment of every child and of postgres. */
-bool env_is_secret(const char *entry);
 
 /* Slot name derived from a host name: lower case, [a-z0-9_] only, at most
  * 63 characters. Returns -1 when nothing usable is left. */

@@ -2,12 +2,12 @@
  * acceptable, with a message that names the variable and a hint. */
 #include "config.h"
 #include "config_internal.h"
+#include "env.h"
 
 #include "hba.h"
 #include "words.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,32 +21,6 @@
 #define REPL_PASSWORD_MAX 4000
 /* A host name (253) or an address; libpq's multi-host lists fit too. */
 #define HOST_MAX 255
-
-/* Messages echo the value they refuse, which can be long (a whole file's
- * worth): shorten the message before its hint, never the hint. */
-int config_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    char *full = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vasprintf(&full, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    /* The last one: the value itself may hold "; hint: ". */
-    const char *hint = NULL;
-    for (const char *h = strstr(full, "; hint: "); h; h = strstr(h + 1, "; hint: "))
-        hint = h;
-    size_t tail = hint ? strlen(hint) : 0;
-    if ((size_t)n >= errlen && hint && tail + 4 < errlen)
-        snprintf(err, errlen, "%.*s...%s", (int)(errlen - tail - 4), full, hint);
-    else
-        snprintf(err, errlen, "%s", full);
-    free(full);
-    return -1;
-}
 
 bool config_valid_slot_name(const char *s)
 {
@@ -122,7 +96,7 @@ static int split_host_auth_method(struct config *cfg, char *err, size_t errlen)
     if (!nl)
         return 0;
     if (!(cfg->hba_extra = strdup(nl + 1)))
-        return config_fail(err, errlen, "POSTGRES_HOST_AUTH_METHOD: out of memory");
+        return env_fail(err, errlen, "POSTGRES_HOST_AUTH_METHOD: out of memory");
     *nl = '\0';
     /* the first line's own trailing blanks and carriage return */
     for (size_t n = strlen(cfg->host_auth_method);
@@ -136,12 +110,12 @@ static int split_host_auth_method(struct config *cfg, char *err, size_t errlen)
             n--;
         int kind = hba_check_line(p, n, why, sizeof(why));
         if (kind < 0)
-            return config_fail(err, errlen,
-                               "POSTGRES_HOST_AUTH_METHOD: line %d, \"%.*s\", is not a pg_hba "
-                               "record: %s; hint: after the method on the first line, each line "
-                               "must be a pg_hba.conf record such as \"host replication all "
-                               "0.0.0.0/0 scram-sha-256\"",
-                               line_no + 1, (int)(n > 200 ? 200 : n), p, why);
+            return env_fail(err, errlen,
+                            "POSTGRES_HOST_AUTH_METHOD: line %d, \"%.*s\", is not a pg_hba "
+                            "record: %s; hint: after the method on the first line, each line "
+                            "must be a pg_hba.conf record such as \"host replication all "
+                            "0.0.0.0/0 scram-sha-256\"",
+                            line_no + 1, (int)(n > 200 ? 200 : n), p, why);
         cfg->hba_extra_records += kind;
         p += len + (p[len] == '\n');
     }
@@ -153,20 +127,20 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
 {
     const char *fmt = env_lookup(envp, "POSTGRES_LOG_FORMAT");
     if (fmt && strcmp(fmt, "text") != 0 && strcmp(fmt, "json") != 0)
-        return config_fail(err, errlen,
-                           "POSTGRES_LOG_FORMAT=\"%s\" is not valid; hint: use text or json", fmt);
+        return env_fail(err, errlen,
+                        "POSTGRES_LOG_FORMAT=\"%s\" is not valid; hint: use text or json", fmt);
     if (cfg->pgdata[0] != '/')
-        return config_fail(
+        return env_fail(
             err, errlen,
             "PGDATA=\"%s\" is not an absolute path; hint: set PGDATA to a path starting with /",
             cfg->pgdata);
     if (strlen(cfg->pgdata) > PGDATA_MAX)
-        return config_fail(
-            err, errlen, "PGDATA is %zu characters long; hint: use a path of at most %d characters",
-            strlen(cfg->pgdata), PGDATA_MAX);
+        return env_fail(err, errlen,
+                        "PGDATA is %zu characters long; hint: use a path of at most %d characters",
+                        strlen(cfg->pgdata), PGDATA_MAX);
     if (cfg->initdb_waldir &&
         (cfg->initdb_waldir[0] != '/' || strlen(cfg->initdb_waldir) > PGDATA_MAX))
-        return config_fail(
+        return env_fail(
             err, errlen,
             "POSTGRES_INITDB_WALDIR=\"%.*s\" is not an absolute path; hint: set it to a path "
             "starting with /, of at most %d characters",
@@ -178,13 +152,13 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
     if (!valid_identifier(cfg->superuser) || strpbrk(cfg->superuser, "\"$'\\") ||
         strstr(cfg->superuser, "--") || strstr(cfg->superuser, "/*") ||
         strstr(cfg->superuser, "*/"))
-        return config_fail(
+        return env_fail(
             err, errlen,
             "POSTGRES_USER must be 1 to %d bytes long, without any of \" $ ' \\ -- /* */ or "
             "control characters; hint: choose a plain name",
             IDENT_MAX);
     if (strncmp(cfg->superuser, "pg_", 3) == 0 || strncmp(cfg->repl_user, "pg_", 3) == 0)
-        return config_fail(
+        return env_fail(
             err, errlen,
             "%s=\"%s\" starts with pg_, which PostgreSQL reserves for its own roles; hint: "
             "choose a name without that prefix",
@@ -192,23 +166,22 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
             strncmp(cfg->superuser, "pg_", 3) == 0 ? cfg->superuser : cfg->repl_user);
     /* initdb reads the password's first line only; pgpass lines cannot hold one */
     if (cfg->superuser_password && strpbrk(cfg->superuser_password, "\r\n"))
-        return config_fail(
+        return env_fail(
             err, errlen,
             "POSTGRES_PASSWORD holds a line break, and only its first line would become the "
             "password; hint: use a password of one line");
     if (cfg->repl_password && strpbrk(cfg->repl_password, "\r\n"))
-        return config_fail(
+        return env_fail(
             err, errlen,
             "POSTGRES_REPLICATION_PASSWORD holds a line break, which a password file cannot "
             "hold; hint: use a password of one line");
     if (!valid_identifier(cfg->database))
-        return config_fail(
-            err, errlen,
-            "POSTGRES_DB must be 1 to %d bytes long, without control characters; hint: "
-            "choose a shorter plain name",
-            IDENT_MAX);
+        return env_fail(err, errlen,
+                        "POSTGRES_DB must be 1 to %d bytes long, without control characters; hint: "
+                        "choose a shorter plain name",
+                        IDENT_MAX);
     if (!valid_identifier(cfg->repl_user) || strchr(cfg->repl_user, '"'))
-        return config_fail(
+        return env_fail(
             err, errlen,
             "POSTGRES_REPLICATION_USER must be 1 to %d bytes long, without double quotes "
             "or control characters; hint: choose a plain name (it goes into pg_hba.conf)",
@@ -216,7 +189,7 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
     /* The replica writes it into a .pgpass line, every character possibly
      * escaped, after the data directory was prepared (or wiped). */
     if (cfg->repl_password && strlen(cfg->repl_password) > REPL_PASSWORD_MAX)
-        return config_fail(
+        return env_fail(
             err, errlen,
             "POSTGRES_REPLICATION_PASSWORD is %zu bytes long; hint: use a password of at "
             "most %d bytes",
@@ -224,16 +197,15 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
     /* It goes into primary_conninfo, which cannot hold a line break. */
     if (cfg->primary_host &&
         (strlen(cfg->primary_host) > HOST_MAX || has_control(cfg->primary_host)))
-        return config_fail(
-            err, errlen,
-            "POSTGRES_PRIMARY_HOST must be a host name or address of at most %d bytes, "
-            "without control characters; hint: set it to the primary's host name",
-            HOST_MAX);
+        return env_fail(err, errlen,
+                        "POSTGRES_PRIMARY_HOST must be a host name or address of at most %d bytes, "
+                        "without control characters; hint: set it to the primary's host name",
+                        HOST_MAX);
     if (cfg->initdb_args) {
         struct words w;
         char why[64];
         if (words_split(cfg->initdb_args, &w, why, sizeof(why)) < 0)
-            return config_fail(
+            return env_fail(
                 err, errlen,
                 "POSTGRES_INITDB_ARGS cannot be split into words: %s; hint: close every "
                 "quote, as in a shell command line",
@@ -241,7 +213,7 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
         size_t n = w.n;
         words_free(&w);
         if (n > CONFIG_INITDB_ARGS_MAX)
-            return config_fail(
+            return env_fail(
                 err, errlen,
                 "POSTGRES_INITDB_ARGS has %zu words; hint: pass at most %d options to initdb", n,
                 CONFIG_INITDB_ARGS_MAX);
@@ -249,19 +221,19 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
     if (split_host_auth_method(cfg, err, errlen) < 0)
         return -1;
     if (cfg->host_auth_method && !hba_valid_method(cfg->host_auth_method))
-        return config_fail(
+        return env_fail(
             err, errlen,
             "POSTGRES_HOST_AUTH_METHOD=\"%s\" is not a pg_hba authentication method; hint: "
             "use scram-sha-256, md5, trust, ...; later lines, if any, are pg_hba records",
             cfg->host_auth_method);
     if (!config_valid_size(cfg->wal_keep_size, false))
-        return config_fail(
+        return env_fail(
             err, errlen,
             "POSTGRES_WAL_KEEP_SIZE=\"%s\" is not a size; hint: use a number with kB, MB, "
             "GB or TB, like 64MB",
             cfg->wal_keep_size);
     if (!config_valid_size(cfg->max_slot_wal_keep_size, true))
-        return config_fail(
+        return env_fail(
             err, errlen,
             "POSTGRES_MAX_SLOT_WAL_KEEP_SIZE=\"%s\" is not a size; hint: use a number with "
             "kB, MB, GB or TB, like 1GB, or -1 for no limit",
@@ -272,14 +244,14 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
     while (*m && strcmp(*m, cfg->sync_commit) != 0)
         m++;
     if (!*m)
-        return config_fail(err, errlen,
-                           "POSTGRESQL_SYNCHRONOUS_COMMIT_MODE=\"%s\" is not valid; hint: use on, "
-                           "remote_apply, remote_write, local or off",
-                           cfg->sync_commit);
+        return env_fail(err, errlen,
+                        "POSTGRESQL_SYNCHRONOUS_COMMIT_MODE=\"%s\" is not valid; hint: use on, "
+                        "remote_apply, remote_write, local or off",
+                        cfg->sync_commit);
     for (const char *p = cfg->repl_allow;;) {
         size_t n = strcspn(p, ",");
         if (!valid_allow_item(p, n))
-            return config_fail(
+            return env_fail(
                 err, errlen,
                 "POSTGRES_REPLICATION_ALLOW=\"%s\" has an invalid entry; hint: use a "
                 "comma-separated list of all, samenet, host names or CIDRs like 10.0.0.0/8",
@@ -295,7 +267,7 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
         cfg->slot = NULL;
     } else if (cfg->slot) {
         if (!config_valid_slot_name(cfg->slot))
-            return config_fail(
+            return env_fail(
                 err, errlen,
                 "POSTGRES_REPLICATION_SLOT=\"%s\" is not a valid slot name; hint: use 1 to "
                 "63 lower-case letters, digits and underscores, or none",
@@ -303,23 +275,22 @@ int config_validate(struct config *cfg, char *const *envp, const char *hostname,
     } else if (cfg->role == ROLE_REPLICA) {
         char slot[IDENT_MAX + 1];
         if (!hostname || config_slot_from_hostname(hostname, slot, sizeof(slot)) < 0)
-            return config_fail(
-                err, errlen,
-                "cannot derive a replication slot name from the host name; hint: set "
-                "POSTGRES_REPLICATION_SLOT");
+            return env_fail(err, errlen,
+                            "cannot derive a replication slot name from the host name; hint: set "
+                            "POSTGRES_REPLICATION_SLOT");
         cfg->slot = strdup(slot);
     }
 
     if (cfg->role == ROLE_REPLICA) {
         if (!cfg->primary_host || !*cfg->primary_host)
-            return config_fail(
+            return env_fail(
                 err, errlen,
                 "POSTGRES_PRIMARY_HOST is not set, and the role is replica (%s); hint: a "
                 "replica needs the primary's host name, e.g. POSTGRES_PRIMARY_HOST=primary; for "
                 "a primary, set POSTGRES_ROLE=primary",
                 cfg->role_source);
         if (!cfg->repl_password || !*cfg->repl_password)
-            return config_fail(
+            return env_fail(
                 err, errlen,
                 "POSTGRES_REPLICATION_PASSWORD is not set; hint: a replica needs the password of "
                 "POSTGRES_REPLICATION_USER (\"%s\"), the same as on the primary",

@@ -59,7 +59,7 @@ int datadir_inspect(const char *pgdata, struct datadir_facts *f)
     f->has_standby_signal = has_file(pgdata, "standby.signal", false);
     f->has_recovery_signal = has_file(pgdata, "recovery.signal", false);
     if (f->has_pg_version)
-        f->control = pgconf_read_control(pgdata, &f->pg_control);
+        f->control = control_read(pgdata, &f->pg_control);
     return 0;
 }
 
@@ -206,47 +206,4 @@ int datadir_lock(const char *pgdata)
         return -1;
     }
     return fd;
-}
-
-#define BITNAMI_VOLUME "/bitnami/postgresql"
-
-#define IMAGE_PGDATA "/var/lib/postgresql/data"
-
-static bool use_bitnami(char *const *envp)
-{
-    const char *pgdata = env_lookup(envp, "PGDATA");
-    bool bitnami_vars = false;
-
-    for (char *const *e = envp; e && *e; e++)
-        if (strncmp(*e, "POSTGRESQL_", 11) == 0)
-            bitnami_vars = true;
-    if (!bitnami_vars || !(fs_is_mount_point(BITNAMI_VOLUME) || fs_is_mount_point("/bitnami")))
-        return false;
-    if (!pgdata)
-        return true;
-    /* the image's own ENV PGDATA is no choice of the user's, unless it holds a cluster */
-    return strcmp(pgdata, IMAGE_PGDATA) == 0 && !has_file(IMAGE_PGDATA, "PG_VERSION", true);
-}
-
-char **datadir_environ(char *const *envp)
-{
-    size_t n = 0;
-
-    if (!use_bitnami(envp))
-        return (char **)envp;
-    while (envp[n])
-        n++;
-    char **env = calloc(n + 2, sizeof(char *));
-    if (!env)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(envp[i], "PGDATA=", 7) != 0)
-            env[o++] = envp[i];
-    env[o] = "PGDATA=" DATADIR_BITNAMI_PGDATA;
-    log_info("start",
-             "Bitnami's variables are set and a volume is mounted at /bitnami: the data "
-             "directory is %s",
-             DATADIR_BITNAMI_PGDATA);
-    return env;
 }

@@ -1,11 +1,12 @@
-/* What is in a data directory, and what a replica should do about it (the
- * state table of DESIGN.md). datadir_inspect reads the disk; datadir_classify
- * and datadir_replica_action are pure functions of what it found. */
+/* What is in a data directory, and what a replica should do about it
+ * (docs/design.md, "The data-directory state table"). datadir_inspect reads
+ * the disk; datadir_classify and datadir_replica_action are pure functions of
+ * what it found. */
 #ifndef PGEP_DATADIR_H
 #define PGEP_DATADIR_H
 
 #include "config.h"
-#include "pgconf.h"
+#include "control.h"
 #include "privs.h"
 
 #include <stdbool.h>
@@ -76,15 +77,5 @@ int datadir_prepare(const struct config *cfg, const struct runas *who);
  * mistake is refused instead of wiping or starting a second postmaster.
  * (A lock file inside PGDATA would make initdb refuse the directory.) */
 int datadir_lock(const char *pgdata);
-
-/* Bitnami's images keep the cluster in /bitnami/postgresql/data on a volume
- * mounted at /bitnami/postgresql. When Bitnami's variables are in use, that
- * volume is mounted, and PGDATA is unset or the image's default with no
- * cluster in it, the data directory is Bitnami's: an existing volume is
- * picked up instead of a new, empty cluster starting next to it. Returns
- * envp itself, or a copy (to free) whose PGDATA says so; NULL when out of
- * memory. */
-#define DATADIR_BITNAMI_PGDATA "/bitnami/postgresql/data"
-char **datadir_environ(char *const *envp);
 
 #endif

@@ -8,12 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* PostgreSQL 15's pg_control: version 1300, the CRC-32C of the first 288
- * bytes stored right after them, in a file padded to 8 kB. */
-#define PG_CONTROL_VERSION_15 1300
-#define PG_CONTROL_CRC_OFFSET_15 288
-#define PG_CONTROL_FILE_SIZE 8192
-
 /* Copies in to out, putting esc before every character of escaped (0: that
  * character itself, i.e. doubling it), between two delim characters (none
  * when delim is 0). Line breaks are refused: no
@@ -329,52 +323,4 @@ int pgconf_read_slot(const char *pgdata, char *slot, size_t len)
     }
     free(text);
     return 0;
-}
-
-uint32_t pgconf_crc32c(const unsigned char *buf, size_t len)
-{
-    uint32_t crc = 0xFFFFFFFFu;
-
-    for (size_t i = 0; i < len; i++) {
-        crc ^= buf[i];
-        for (int k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
-    }
-    return crc ^ 0xFFFFFFFFu;
-}
-
-enum pg_control_status pgconf_parse_control(const unsigned char *buf, size_t len,
-                                            struct pg_control *out)
-{
-    uint32_t stored;
-
-    if (len < PG_CONTROL_CRC_OFFSET_15 + sizeof(stored))
-        return PG_CONTROL_CORRUPT;
-    memcpy(&out->system_identifier, buf, sizeof(out->system_identifier));
-    memcpy(&out->version, buf + 8, sizeof(out->version));
-    memcpy(&out->state, buf + 16, sizeof(out->state));
-    if (out->version != PG_CONTROL_VERSION_15)
-        return PG_CONTROL_CORRUPT;
-    memcpy(&stored, buf + PG_CONTROL_CRC_OFFSET_15, sizeof(stored));
-    if (pgconf_crc32c(buf, PG_CONTROL_CRC_OFFSET_15) != stored)
-        return PG_CONTROL_CORRUPT;
-    return PG_CONTROL_OK;
-}
-
-enum pg_control_status pgconf_read_control(const char *pgdata, struct pg_control *out)
-{
-    char path[PATH_MAX], *data;
-    size_t len;
-
-    if (path_in(path, sizeof(path), pgdata, "global/pg_control") < 0)
-        return PG_CONTROL_CORRUPT;
-    if (!fs_exists(path))
-        return PG_CONTROL_MISSING;
-    if (fs_read(path, PG_CONTROL_FILE_SIZE, &data, &len) < 0)
-        return PG_CONTROL_CORRUPT;
-    enum pg_control_status st = len == PG_CONTROL_FILE_SIZE
-                                    ? pgconf_parse_control((unsigned char *)data, len, out)
-                                    : PG_CONTROL_CORRUPT;
-    free(data);
-    return st;
 }

@@ -1,7 +1,6 @@
 /* The files PostgreSQL reads: server settings and pg_hba lines of a primary,
- * the recovery settings and password file of a replica, and global/pg_control
- * (system identifier and state, CRC-checked). Quoting lives here too, one
- * function per syntax. */
+ * the recovery settings and password file of a replica. Quoting lives here
+ * too, one function per syntax. (global/pg_control is read by control.c.) */
 #ifndef PGEP_PGCONF_H
 #define PGEP_PGCONF_H
 
@@ -9,12 +8,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 /* Our own settings file, included from postgresql.conf. */
 #define PGCONF_SETTINGS_FILE "pg-entrypoint.conf"
 /* The replica's password file: it must live as long as the data directory,
- * since primary_conninfo names it (see DESIGN.md, "Facts checked here"). */
+ * since primary_conninfo names it (see docs/design.md, "Facts checked here"). */
 #define PGCONF_PASSFILE "pg-entrypoint.pgpass"
 
 /* Replication settings and pg_hba lines, written before the first start. */
@@ -53,20 +51,5 @@ int pgconf_quote_hba_name(const char *in, char *out, size_t outlen);
  * line breaks, which single-user mode reads as the end of a statement. */
 int pgconf_quote_ident(const char *in, char *out, size_t outlen);
 int pgconf_quote_literal(const char *in, char *out, size_t outlen);
-
-enum pg_control_status { PG_CONTROL_OK, PG_CONTROL_MISSING, PG_CONTROL_CORRUPT };
-
-struct pg_control {
-    uint64_t system_identifier;
-    uint32_t version;
-    int32_t state; /* DBState: 1 shut down, 2 shut down in recovery, 6 in production, ... */
-};
-
-/* Parses the first bytes of a pg_control file; pure, for unit tests. */
-enum pg_control_status pgconf_parse_control(const unsigned char *buf, size_t len,
-                                            struct pg_control *out);
-enum pg_control_status pgconf_read_control(const char *pgdata, struct pg_control *out);
-
-uint32_t pgconf_crc32c(const unsigned char *buf, size_t len);
 
 #endif

@@ -180,9 +180,10 @@ static int bootstrap_sql(const struct config *cfg, bool fresh, char *sql, size_t
 }
 
 /* Single-user mode runs the statements without a server listening anywhere:
- * 0.05 s against 0.27 s for a temporary server (DESIGN.md). exit_on_error
- * turns a failed statement into a non-zero exit; no synchronous standby can
- * be there yet to confirm a commit, so none is waited for. */
+ * 0.05 s against 0.27 s for a temporary server (docs/design.md, "Facts
+ * checked here"). exit_on_error turns a failed statement into a non-zero
+ * exit; no synchronous standby can be there yet to confirm a commit, so none
+ * is waited for. */
 static int run_single_user(const struct config *cfg, const char *sql, size_t len, char *const env[])
 {
     int in[2], devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -337,30 +338,92 @@ static int adopt(const struct config *cfg, char *const env[])
     return step_end(&s, rc);
 }
 
-int primary_run(const struct config *cfg, const struct runas *who, enum datadir_state state,
-                const char *const *server_args, char *const env[])
+/* initdb and single-user mode both need a name for the current uid: both
+ * run under nss_wrapper when the uid has none. */
+static int with_nss(const struct flow_ctx *c, bool fresh)
 {
     char *nss[4], nss_dir[64];
 
-    if (state == DATADIR_STANDBY) {
-        log_info("data", "PGDATA \"%s\" is a standby; starting it as is (it stays a standby)",
-                 cfg->pgdata);
-        return 0;
-    }
-    bool fresh = state == DATADIR_EMPTY;
-    if (!fresh) {
-        log_info("data", "PGDATA \"%s\" holds a cluster; reusing it without initialisation",
-                 cfg->pgdata);
-        if (pgconf_has_primary_settings(cfg->pgdata))
-            return 0;
-    }
-    /* initdb and single-user mode both need a name for the current uid */
-    if (privs_nss_wrapper(who, nss, nss_dir, sizeof(nss_dir)) < 0)
+    if (privs_nss_wrapper(c->who, nss, nss_dir, sizeof(nss_dir)) < 0)
         return -1;
-    char **init_env = nss[0] ? proc_clean_env(env, (const char *const *)nss) : (char **)env;
-    int rc = !init_env ? -1 : fresh ? initialise(cfg, server_args, init_env) : adopt(cfg, init_env);
-    if (init_env != env)
+    char **init_env = nss[0] ? proc_clean_env(c->env, (const char *const *)nss) : (char **)c->env;
+    int rc = !init_env ? -1
+             : fresh   ? initialise(c->cfg, c->server_args, init_env)
+                       : adopt(c->cfg, init_env);
+    if (init_env != c->env)
         free(init_env);
     privs_nss_wrapper_cleanup(nss, nss_dir);
     return rc;
+}
+
+static int start_standby(const struct flow_ctx *c)
+{
+    log_info("data", "PGDATA \"%s\" is a standby; starting it as is (it stays a standby)",
+             c->cfg->pgdata);
+    return 0;
+}
+
+static void log_reuse(const struct config *cfg)
+{
+    log_info("data", "PGDATA \"%s\" holds a cluster; reusing it without initialisation",
+             cfg->pgdata);
+}
+
+static int reuse_cluster(const struct flow_ctx *c)
+{
+    log_reuse(c->cfg);
+    return 0;
+}
+
+static int adopt_cluster(const struct flow_ctx *c)
+{
+    log_reuse(c->cfg);
+    return with_nss(c, false);
+}
+
+static int initialise_cluster(const struct flow_ctx *c)
+{
+    return with_nss(c, true);
+}
+
+void primary_steps(struct flow *f, const struct flow_ctx *c)
+{
+    const struct config *cfg = c->cfg;
+
+    if (c->state == DATADIR_STANDBY) {
+        flow_add(f, "data", start_standby,
+                 "start the standby as is: no initdb, no changes to its files");
+        return;
+    }
+    if (c->state != DATADIR_EMPTY && pgconf_has_primary_settings(cfg->pgdata)) {
+        flow_add(f, "data", reuse_cluster,
+                 "reuse the existing cluster: no initdb, no changes to its files");
+        return;
+    }
+    if (c->state != DATADIR_EMPTY) {
+        flow_add(f, "adopt", adopt_cluster,
+                 "adopt the existing cluster (not made by pg-entrypoint): no initdb, but add "
+                 "replication settings and pg_hba \"host replication\" lines for %s",
+                 cfg->repl_allow);
+        if (cfg->repl_password)
+            flow_add(f, "adopt", NULL, "create replication role \"%s\" if it does not exist",
+                     cfg->repl_user);
+        return;
+    }
+    flow_add(f, "initdb", initialise_cluster,
+             "initdb as superuser \"%s\" (password through a pipe)%s", cfg->superuser,
+             cfg->initdb_args ? ", with POSTGRES_INITDB_ARGS" : "");
+    flow_add(f, "configure", NULL,
+             "write replication settings (max_wal_senders %d, wal_keep_size %s, "
+             "max_slot_wal_keep_size %s%s) and pg_hba \"host replication\" lines for %s",
+             cfg->max_wal_senders, cfg->wal_keep_size, cfg->max_slot_wal_keep_size,
+             cfg->sync_replicas ? ", synchronous standbys" : "", cfg->repl_allow);
+    if (cfg->repl_password)
+        flow_add(f, "bootstrap", NULL,
+                 "create replication role \"%s\" (SCRAM secret computed here)", cfg->repl_user);
+    else
+        flow_add(f, "bootstrap", NULL,
+                 "create no replication role: POSTGRES_REPLICATION_PASSWORD is not set");
+    if (strcmp(cfg->database, "postgres") != 0)
+        flow_add(f, "bootstrap", NULL, "create database \"%s\"", cfg->database);
 }

@@ -7,16 +7,16 @@
 
 #include "config.h"
 #include "datadir.h"
+#include "flow.h"
 #include "privs.h"
 
 /* Checks what must hold before anything is touched. Returns 0, or the exit
  * code to stop with (the error is logged). */
 int primary_check(const struct config *cfg, enum datadir_state state);
 
-/* Initialises an empty data directory; leaves an existing cluster alone.
- * server_args is the postgres command line (for init scripts' temporary
- * server); env the children's environment, without secrets. */
-int primary_run(const struct config *cfg, const struct runas *who, enum datadir_state state,
-                const char *const *server_args, char *const env[]);
+/* The steps of a primary's start: the standby or cluster as is, the
+ * adoption of another entrypoint's cluster, or the initialisation of an
+ * empty data directory (initdb, settings, role, database, init scripts). */
+void primary_steps(struct flow *f, const struct flow_ctx *ctx);
 
 #endif

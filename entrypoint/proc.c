@@ -1,6 +1,6 @@
 #include "proc.h"
 
-#include "config.h"
+#include "env.h"
 #include "log.h"
 
 #include <errno.h>

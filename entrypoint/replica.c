@@ -96,8 +96,10 @@ static bool stop_requested(void)
 
 /* pg_basebackup's password file, as a file that has no name: created 0600
  * in a private directory, written, then unlinked at once, and handed over as
- * /proc/self/fd/N (libpq stats and opens that path like any other). Even a
- * SIGKILL leaves no copy of the password behind. */
+ * /proc/self/fd/N (libpq stats and opens that path like any other). A
+ * SIGKILL after the unlink leaves nothing behind; one in the short window
+ * between open and unlink leaves the file, readable only by this user, in
+ * its 0700 directory /tmp/pg-entrypoint.XXXXXX, which nothing removes. */
 static int open_anonymous_passfile(const struct config *cfg)
 {
     char dir[] = "/tmp/pg-entrypoint.XXXXXX", path[64], line[8704];
@@ -306,8 +308,14 @@ static const char *standby_slot(const struct config *cfg, char *buf, size_t len)
     return cfg->slot;
 }
 
-int replica_run(const struct config *cfg, const struct datadir_facts *facts, char *const env[])
+/* Asks the primary when the standby's fate depends on its answer, then
+ * starts, clones or refuses: the steps a plan lists after this one are done
+ * here, on the same connection and in the same order. */
+static int start_or_clone(const struct flow_ctx *c)
 {
+    const struct config *cfg = c->cfg;
+    const struct datadir_facts *facts = c->facts;
+    char *const *env = c->env;
     char slot_buf[64];
     const char *slot = standby_slot(cfg, slot_buf, sizeof(slot_buf));
     enum datadir_state state = datadir_classify(facts);
@@ -352,10 +360,69 @@ int replica_run(const struct config *cfg, const struct datadir_facts *facts, cha
             return -1;
         break;
     }
+    return 0;
+}
+
+static int chmod_pgdata(const struct flow_ctx *c)
+{
+    const struct config *cfg = c->cfg;
+
     if (chmod(cfg->pgdata, 0700) < 0) {
         log_error("data", "could not change mode of \"%s\" to 0700: %s", cfg->pgdata,
                   strerror(errno));
         return -1;
     }
     return 0;
+}
+
+static void clone_steps(struct flow *f, const struct config *cfg, enum replica_action action)
+{
+    if (cfg->wait_timeout_s)
+        flow_add(f, "wait", start_or_clone, "wait for the primary at %s:%d, for at most %u s",
+                 cfg->primary_host, cfg->primary_port, cfg->wait_timeout_s);
+    else
+        flow_add(f, "wait", start_or_clone, "wait for the primary at %s:%d", cfg->primary_host,
+                 cfg->primary_port);
+    flow_add(f, "clone", NULL, "verify the credentials of \"%s\" with IDENTIFY_SYSTEM",
+             cfg->repl_user);
+    if (cfg->slot)
+        flow_add(f, "slot", NULL, "create replication slot \"%s\" on the primary if it is missing",
+                 cfg->slot);
+    flow_add(f, "clone", NULL, "write the clone marker");
+    if (action == REPLICA_RECLONE)
+        flow_add(f, "clone", NULL,
+                 "WIPE the contents of PGDATA (lost+found kept, symlinks not followed)");
+    flow_add(f, "clone", NULL, "pg_basebackup -X stream --checkpoint=fast%s%s",
+             cfg->slot ? " -S " : "", cfg->slot ? cfg->slot : "");
+    flow_add(f, "clone", NULL, "write standby.signal and primary_conninfo, remove the marker");
+}
+
+void replica_steps(struct flow *f, const struct flow_ctx *c)
+{
+    const struct config *cfg = c->cfg;
+    /* Decided without the primary, as replica_check decides; a standby's
+     * start asks the primary first and may still turn into a clone. */
+    enum replica_action action = datadir_replica_action(c->state, 0, 0, cfg->reseed);
+
+    switch (action) {
+    case REPLICA_REFUSE:
+        return; /* replica_check has refused already, with the reason */
+    case REPLICA_START:
+        flow_add(f, "data", start_or_clone,
+                 "ask the primary for its system identifier (when it answers within 2 s)");
+        flow_add(f, "data", NULL,
+                 "if it is %" PRIu64 " or the primary does not answer: start the standby as is; "
+                 "otherwise %s",
+                 c->facts->pg_control.system_identifier,
+                 cfg->reseed == RESEED_NEVER ? "refuse (POSTGRES_RESEED=never)"
+                                             : "wipe PGDATA and clone again");
+        flow_add(f, "slot", NULL, "re-create its replication slot on the primary if it is missing");
+        flow_add(f, "data", NULL,
+                 "rewrite primary_conninfo, primary_slot_name and the password file from the "
+                 "environment");
+        break;
+    default:
+        clone_steps(f, cfg, action);
+    }
+    flow_add(f, "data", chmod_pgdata, "chmod 0700 PGDATA");
 }

@@ -6,8 +6,12 @@
 
 #include "config.h"
 #include "datadir.h"
+#include "flow.h"
 
 int replica_check(const struct config *cfg, enum datadir_state state);
-int replica_run(const struct config *cfg, const struct datadir_facts *facts, char *const env[]);
+/* The steps of a replica's start: start a standby as is (after asking the
+ * primary which cluster it runs), or clone, wiping first when the directory
+ * holds something. */
+void replica_steps(struct flow *f, const struct flow_ctx *ctx);
 
 #endif

@@ -1,4 +1,4 @@
-/* pgconf_parse_control on arbitrary bytes, and on bytes made valid (version
+/* control_parse on arbitrary bytes, and on bytes made valid (version
  * 1300 and the right CRC) when the first byte asks for it, so that both
  * sides of every check are reached.
  *
@@ -6,8 +6,8 @@
  * version is 1300 and the stored CRC-32C of the first 288 bytes matches, as
  * computed here by an independent table-driven implementation; the fields
  * parsed are the bytes at their offsets. */
+#include "control.h"
 #include "fuzz.h"
-#include "pgconf.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -24,7 +24,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
         table[i] = c;
     }
-    FUZZ_CHECK(pgconf_crc32c((const unsigned char *)"123456789", 9) == 0xE3069283u, "check value");
+    FUZZ_CHECK(control_crc32c((const unsigned char *)"123456789", 9) == 0xE3069283u, "check value");
     return 0;
 }
 
@@ -56,10 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t crc = crc32c_ref(buf, 288);
         memcpy(buf + 288, &crc, 4);
     }
-    FUZZ_CHECK(pgconf_crc32c(buf, len) == crc32c_ref(buf, len), "CRC of %zu bytes", len);
+    FUZZ_CHECK(control_crc32c(buf, len) == crc32c_ref(buf, len), "CRC of %zu bytes", len);
 
     memset(&c, 0xA5, sizeof(c));
-    enum pg_control_status st = pgconf_parse_control(buf, len, &c);
+    enum pg_control_status st = control_parse(buf, len, &c);
     FUZZ_CHECK(st == PG_CONTROL_OK || st == PG_CONTROL_CORRUPT, "status %d", (int)st);
     bool want_ok = false;
     if (len >= 292) {

@@ -34,8 +34,11 @@ rc=0
 echo "== cppcheck $(cppcheck --version | cut -d' ' -f2)" >&2
 # Global suppressions, each for a rule that does not apply to this program:
 # - readdirCalled, fgetpwentCalled, fgetgrentCalled: the reentrant variants
-#   matter for threads; pg-entrypoint has one thread (and readdir_r is
-#   deprecated by glibc itself).
+#   matter when threads share a stream. pg-entrypoint has a second thread only
+#   while a clone deletes the old copy (discard.c): it walks directory streams
+#   of its own (readdir is safe on distinct streams; readdir_r is deprecated
+#   by glibc itself), and fgetpwent/fgetgrent run in the main thread only
+#   (privs.c, before the flow starts).
 # - missingIncludeSystem: system headers are not analysed, by design.
 cppcheck --enable=warning,style,performance,portability --error-exitcode=1 --inline-suppr \
     --std=c11 --library=posix --platform=unix64 -I entrypoint \

@@ -2,7 +2,9 @@
  * containers into a primary and a streaming replica. This file only
  * dispatches; every step lives in entrypoint/. */
 #include "config.h"
+#include "config_bitnami.h"
 #include "datadir.h"
+#include "flow.h"
 #include "health.h"
 #include "log.h"
 #include "plan.h"
@@ -83,13 +85,30 @@ static int stopped(void)
     return 128 + sig;
 }
 
+/* The role's steps, decided once (the list `plan` prints), then run. */
+static int run_flow(const struct flow_ctx *ctx)
+{
+    struct flow flow;
+
+    flow_init(&flow);
+    if (ctx->cfg->role == ROLE_PRIMARY)
+        primary_steps(&flow, ctx);
+    else
+        replica_steps(&flow, ctx);
+    int rc = flow_run(&flow, ctx);
+    flow_free(&flow);
+    return rc;
+}
+
+/* Load the configuration, check it against the data directory, prepare the
+ * directories and drop root, run the role's flow, exec postgres. */
 static int run_entrypoint(const char *const *args)
 {
     struct config cfg;
     struct datadir_facts facts;
     struct runas who;
     char err[1024], pgdata_env[4200];
-    char **env = NULL, **base = datadir_environ(environ);
+    char **env = NULL, **base = config_bitnami_environ(environ);
     int rc, lock_fd = -1;
     bool status = false;
 
@@ -126,8 +145,9 @@ static int run_entrypoint(const char *const *args)
     if (!(env = proc_clean_env(base, extra)))
         goto out;
 
-    int flow = cfg.role == ROLE_PRIMARY ? primary_run(&cfg, &who, state, args, env)
-                                        : replica_run(&cfg, &facts, env);
+    struct flow_ctx ctx = {
+        .cfg = &cfg, .who = &who, .facts = &facts, .state = state, .server_args = args, .env = env};
+    int flow = run_flow(&ctx);
     if (proc_stop_signal()) {
         rc = stopped();
         goto out;

@@ -1,5 +1,6 @@
 #!/bin/bash
-# state_table: the replica's data-directory state table (DESIGN.md), on real
+# state_table: the replica's data-directory state table (docs/design.md, "The
+# data-directory state table"), on real
 # clusters, for the states that are not a plain first clone or restart:
 #  (c) a directory that is neither empty nor a cluster: a replica and a
 #      primary both refuse (exit 1) and leave it exactly as it was;

@@ -1,4 +1,4 @@
-/* datadir.c: the data-directory state table of DESIGN.md, row by row, and
+/* datadir.c: docs/design.md's "The data-directory state table", row by row, and
  * what a replica does in each state under each POSTGRES_RESEED. */
 #include "check.h"
 #include "datadir.h"

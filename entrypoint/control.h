@@ -1,0 +1,25 @@
+/* global/pg_control: the system identifier, version and state of a cluster,
+ * CRC-checked. Its layout differs per PostgreSQL major; control.c holds one
+ * row per pg_control version it knows. */
+#ifndef PGEP_CONTROL_H
+#define PGEP_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pg_control_status { PG_CONTROL_OK, PG_CONTROL_MISSING, PG_CONTROL_CORRUPT };
+
+struct pg_control {
+    uint64_t system_identifier;
+    uint32_t version;
+    int32_t state; /* DBState: 1 shut down, 2 shut down in recovery, 6 in production, ... */
+};
+
+/* Parses the first bytes of a pg_control file; pure, for unit tests.
+ * CORRUPT for a version with no layout here, a short buffer or a bad CRC. */
+enum pg_control_status control_parse(const unsigned char *buf, size_t len, struct pg_control *out);
+enum pg_control_status control_read(const char *pgdata, struct pg_control *out);
+
+uint32_t control_crc32c(const unsigned char *buf, size_t len);
+
+#endif
