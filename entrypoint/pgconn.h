@@ -33,7 +33,7 @@ PGconn *pgconn_open(const char *const *keys, const char *const *vals, int timeou
  * Returns NULL with the reason in why (stopped by a signal: why says so). */
 PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, size_t whylen);
 
-/* Retries pgconn_replication with a backoff from 20 ms to 1 s, logging at
+/* Retries pgconn_replication with a backoff from 20 ms to 250 ms, logging at
  * most every 5 s; gives up on a final failure, after
  * POSTGRES_PRIMARY_WAIT_TIMEOUT, or on a stop signal. */
 PGconn *pgconn_wait_for_primary(const struct config *cfg);
