@@ -63,10 +63,7 @@ int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
     return 0;
 }
 
-/* Walks dirfd's entries; for each calls fn. Shared by chown and wipe. */
-typedef int (*entry_fn)(int dirfd, const char *name, const struct stat *st, void *arg);
-
-static int for_each_entry(int dirfd, entry_fn fn, void *arg)
+int fs_walk_dir(int dirfd, fs_entry_fn fn, void *arg)
 {
     int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -79,9 +76,14 @@ static int for_each_entry(int dirfd, entry_fn fn, void *arg)
     }
     /* the duplicate shares dirfd's position, which an earlier walk left at the end */
     rewinddir(d);
-    struct dirent *de;
-    while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
+    for (;;) {
         struct stat st;
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            rc = errno ? -1 : 0;
+            break;
+        }
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -91,11 +93,39 @@ static int for_each_entry(int dirfd, entry_fn fn, void *arg)
             break;
         }
         rc = fn(dirfd, de->d_name, &st, arg);
+        if (rc != 0)
+            break;
     }
-    if (rc == 0 && errno)
-        rc = -1;
+    int err = errno;
     closedir(d);
+    errno = err;
     return rc;
+}
+
+int fs_walk_path(const char *path, fs_entry_fn fn, void *arg)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fs_walk_dir(fd, fn, arg);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+
+/* A walk that failed on its own (-1: the directory could not be read) is
+ * logged here, naming the directory (name inside top, or top itself when
+ * name is NULL); a callback's failure has been logged where it happened.
+ * Either way the result is FS_WALK_REPORTED. */
+static int walk_result(int rc, const char *step, const char *name, const char *top)
+{
+    if (rc == -1 && name)
+        log_error(step, "could not read directory \"%s\" in \"%s\": %s", name, top,
+                  strerror(errno));
+    else if (rc == -1)
+        log_error(step, "could not read directory \"%s\": %s", top, strerror(errno));
+    return rc < 0 ? FS_WALK_REPORTED : rc;
 }
 
 struct tree_walk {
@@ -115,15 +145,15 @@ static int chown_entry(int dirfd, const char *name, const struct stat *st, void 
         fchownat(dirfd, name, w->uid, w->gid, AT_SYMLINK_NOFOLLOW) < 0) {
         log_error("directories", "could not change owner of \"%s\" in \"%s\": %s", name, w->top,
                   strerror(errno));
-        return -1;
+        return FS_WALK_REPORTED;
     }
     if (!S_ISDIR(st->st_mode))
         return 0;
     int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0)
-        return -1;
-    int rc = for_each_entry(sub, chown_entry, w);
-    close(sub);
+    int rc =
+        walk_result(sub < 0 ? -1 : fs_walk_dir(sub, chown_entry, w), "directories", name, w->top);
+    if (sub >= 0)
+        close(sub);
     return rc;
 }
 
@@ -139,12 +169,14 @@ int fs_chown_tree(const char *path, uid_t uid, gid_t gid)
         return -1;
     }
     struct tree_walk w = {.dev = st.st_dev, .uid = uid, .gid = gid, .top = path};
-    int rc = fchown(fd, uid, gid) < 0 ? -1 : for_each_entry(fd, chown_entry, &w);
+    int rc = -1;
+    if (fchown(fd, uid, gid) < 0)
+        log_error("directories", "could not change owner of \"%s\" to %u:%u: %s", path,
+                  (unsigned)uid, (unsigned)gid, strerror(errno));
+    else
+        rc = walk_result(fs_walk_dir(fd, chown_entry, &w), "directories", NULL, path);
     close(fd);
-    if (rc < 0)
-        log_error("directories", "could not change owner of everything in \"%s\" to %u:%u", path,
-                  (unsigned)uid, (unsigned)gid);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -271,20 +303,13 @@ struct wipe {
     bool (*should_stop)(void);
 };
 
-static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *arg);
-
-static int wipe_dirfd(int fd, struct wipe *w)
-{
-    return for_each_entry(fd, wipe_entry, w);
-}
-
 static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *arg)
 {
     struct wipe *w = arg;
 
     if (w->should_stop && w->should_stop()) {
         log_info("wipe", "stopped before \"%s\" was empty", w->top);
-        return -1;
+        return FS_WALK_REPORTED;
     }
     if (S_ISDIR(st->st_mode)) {
         if (st->st_dev != w->dev) {
@@ -292,21 +317,18 @@ static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *
                       "\"%s\" inside \"%s\" is another mount; refusing to cross it; hint: unmount "
                       "it or mount it elsewhere",
                       name, w->top);
-            return -1;
+            return FS_WALK_REPORTED;
         }
         int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub < 0) {
-            log_error("wipe", "could not open \"%s\" in \"%s\": %s", name, w->top, strerror(errno));
-            return -1;
-        }
-        int rc = wipe_dirfd(sub, w);
-        close(sub);
+        int rc = walk_result(sub < 0 ? -1 : fs_walk_dir(sub, wipe_entry, w), "wipe", name, w->top);
+        if (sub >= 0)
+            close(sub);
         if (rc < 0)
-            return -1;
+            return rc;
     }
     if (unlinkat(dirfd, name, S_ISDIR(st->st_mode) ? AT_REMOVEDIR : 0) < 0) {
         log_error("wipe", "could not remove \"%s\" in \"%s\": %s", name, w->top, strerror(errno));
-        return -1;
+        return FS_WALK_REPORTED;
     }
     return 0;
 }
@@ -337,7 +359,7 @@ static int check_wal_entry(int dirfd, const char *name, const struct stat *st, v
     if (wal_shaped(name))
         return 0;
     snprintf(arg, NAME_MAX + 1, "%s", name);
-    return -1;
+    return FS_WALK_STOP;
 }
 
 struct wipe_top {
@@ -367,8 +389,15 @@ static int wipe_wal_target(int dirfd, const struct wipe *top)
             close(fd);
         return 0; /* a dangling link: nothing to empty */
     }
-    int rc = 0;
-    if (for_each_entry(fd, check_wal_entry, foreign) < 0) {
+    int rc = fs_walk_dir(fd, check_wal_entry, foreign);
+    if (rc < 0) {
+        log_warn("wipe",
+                 "not emptying \"%s\", the target of the pg_wal link in \"%s\": it cannot be read "
+                 "(%s); only the link is removed",
+                 target, top->top, strerror(errno));
+        rc = 0;
+    } else if (rc == FS_WALK_STOP) {
+        rc = 0;
         log_warn("wipe",
                  "not emptying \"%s\", the target of the pg_wal link in \"%s\": it holds \"%s\", "
                  "which is not WAL; only the link is removed; hint: empty it by hand if it was "
@@ -378,7 +407,7 @@ static int wipe_wal_target(int dirfd, const struct wipe *top)
         struct wipe_top t = {
             .w = {.dev = st.st_dev, .top = target, .should_stop = top->should_stop}, .keep = keep};
         log_info("wipe", "emptying \"%s\", the WAL directory of \"%s\"", target, top->top);
-        rc = for_each_entry(fd, wipe_top_entry, &t);
+        rc = walk_result(fs_walk_dir(fd, wipe_top_entry, &t), "wipe", NULL, target);
     }
     close(fd);
     return rc;
@@ -392,7 +421,7 @@ static int wipe_top_entry(int dirfd, const char *name, const struct stat *st, vo
         if (strcmp(name, *k) == 0)
             return 0;
     if (S_ISLNK(st->st_mode) && strcmp(name, "pg_wal") == 0 && wipe_wal_target(dirfd, &t->w) < 0)
-        return -1;
+        return FS_WALK_REPORTED;
     return wipe_entry(dirfd, name, st, &t->w);
 }
 
@@ -409,11 +438,13 @@ int fs_wipe_contents(const char *dir, const char *const keep[], bool (*should_st
     }
     struct wipe_top t = {.w = {.dev = st.st_dev, .top = dir, .should_stop = should_stop},
                          .keep = keep};
-    int rc = for_each_entry(fd, wipe_top_entry, &t);
-    if (rc == 0)
-        rc = fsync(fd);
+    int rc = walk_result(fs_walk_dir(fd, wipe_top_entry, &t), "wipe", NULL, dir);
+    if (rc == 0 && fsync(fd) < 0) {
+        log_error("wipe", "could not fsync directory \"%s\": %s", dir, strerror(errno));
+        rc = -1;
+    }
     close(fd);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 struct move_aside {
@@ -458,7 +489,7 @@ int fs_move_aside(const char *dir, const char *into, const char *const keep[])
         goto out;
     }
     struct move_aside m = {.into_fd = into_fd, .dev = st.st_dev, .into = into, .keep = keep};
-    rc = for_each_entry(fd, move_aside_entry, &m);
+    rc = fs_walk_dir(fd, move_aside_entry, &m);
 out:
     if (rc < 0)
         log_info("wipe", "could not move the old contents of \"%s\" into \"%s\": %s", dir, into,
@@ -534,28 +565,41 @@ int fs_mounts_below(const char *dir)
     return realpath(dir, real) ? find_mount(is_below, real) : -1;
 }
 
+struct move {
+    int dst_fd;
+    const char *src, *dst;
+};
+
+static int move_entry(int dirfd, const char *name, const struct stat *st, void *arg)
+{
+    const struct move *m = arg;
+
+    (void)st;
+    if (renameat(dirfd, name, m->dst_fd, name) < 0) {
+        log_error("files", "could not move \"%s/%s\" to \"%s/%s\": %s", m->src, name, m->dst, name,
+                  strerror(errno));
+        return FS_WALK_REPORTED;
+    }
+    return 0;
+}
+
 int fs_move_contents(const char *src, const char *dst)
 {
-    DIR *d = opendir(src);
-    struct dirent *de;
-    char from[PATH_MAX], to[PATH_MAX];
+    struct move m = {.src = src, .dst = dst};
+    int src_fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = -1;
 
-    if (!d) {
-        log_error("files", "could not open directory \"%s\": %s", src, strerror(errno));
+    m.dst_fd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (src_fd < 0 || m.dst_fd < 0)
+        log_error("files", "could not open directory \"%s\": %s", src_fd < 0 ? src : dst,
+                  strerror(errno));
+    else
+        rc = walk_result(fs_walk_dir(src_fd, move_entry, &m), "files", NULL, src);
+    if (src_fd >= 0)
+        close(src_fd);
+    if (m.dst_fd >= 0)
+        close(m.dst_fd);
+    if (rc < 0)
         return -1;
-    }
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        snprintf(from, sizeof(from), "%s/%s", src, de->d_name);
-        snprintf(to, sizeof(to), "%s/%s", dst, de->d_name);
-        if (rename(from, to) < 0) {
-            log_error("files", "could not move \"%s\" to \"%s\": %s", from, to, strerror(errno));
-            closedir(d);
-            return -1;
-        }
-    }
-    closedir(d);
     if (rmdir(src) < 0) {
         log_error("files", "could not remove directory \"%s\": %s", src, strerror(errno));
         return -1;

@@ -316,7 +316,8 @@ int replica_run(const struct config *cfg, const struct datadir_facts *facts, cha
     if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE)
         primary = probe_primary(cfg, local, slot);
     enum replica_action action = datadir_replica_action(state, local, primary, cfg->reseed);
-    if (initdb_d_pending(INITDB_D_DIR))
+    /* only a remark: a replica runs no scripts, so one it cannot read is no error */
+    if (initdb_d_pending(INITDB_D_DIR) == 1)
         log_info("initdb.d",
                  "not running the scripts in %s: a replica's data comes from the primary, which "
                  "ran them",

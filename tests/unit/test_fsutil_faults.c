@@ -1,0 +1,194 @@
+/* fsutil.c and the directory walks built on it, under failing system calls
+ * (ld --wrap, see CMakeLists.txt): a readdir that fails part way is an
+ * error, never the end of the directory (a full PGDATA read as empty would
+ * be cloned over), and each failure is one log line, naming the path. */
+#include "check.h"
+#include "datadir.h"
+#include "fsutil.h"
+#include "initdb_d.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* How many more calls succeed before the next one fails; -1: all do. */
+static int readdir_ok = -1;
+
+static bool spend(int *ok)
+{
+    if (*ok == 0)
+        return false;
+    if (*ok > 0)
+        (*ok)--;
+    return true;
+}
+
+struct dirent *__real_readdir(DIR *d);
+struct dirent *__wrap_readdir(DIR *d);
+
+struct dirent *__wrap_readdir(DIR *d)
+{
+    if (spend(&readdir_ok))
+        return __real_readdir(d);
+    errno = EIO;
+    return NULL;
+}
+
+static char root[] = "/tmp/pgep-faults-XXXXXX";
+static char log_path[600];
+static int saved_stderr = -1;
+
+static void path_of(char *out, size_t len, const char *rel)
+{
+    snprintf(out, len, "%s/%s", root, rel);
+}
+
+static void put(const char *rel)
+{
+    char path[512];
+    path_of(path, sizeof(path), rel);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+}
+
+static void dir_(const char *rel)
+{
+    char path[512];
+    path_of(path, sizeof(path), rel);
+    CHECK(mkdir(path, 0700) == 0);
+}
+
+/* What the code under test logs goes to a file instead of stderr. */
+static void capture(void)
+{
+    fflush(stderr);
+    saved_stderr = dup(STDERR_FILENO);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(saved_stderr >= 0 && fd >= 0);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+}
+
+/* Restores stderr; returns what was logged (to free) and its line count. */
+static char *captured(int *lines)
+{
+    char *text = NULL;
+
+    dup2(saved_stderr, STDERR_FILENO);
+    close(saved_stderr);
+    readdir_ok = -1;
+    *lines = 0;
+    if (fs_read(log_path, 1 << 16, &text, NULL) < 0)
+        return NULL;
+    for (const char *p = text; *p; p++)
+        *lines += *p == '\n';
+    return text;
+}
+
+/* However early readdir fails, a full data directory is never "empty":
+ * the inspection fails, with one line naming the directory. */
+static void test_inspect_readdir_fails(void)
+{
+    char d[512];
+    struct datadir_facts f;
+
+    dir_("pgdata");
+    dir_("pgdata/base");
+    put("pgdata/PG_VERSION");
+    put("pgdata/.dotfile");
+    path_of(d, sizeof(d), "pgdata");
+    for (int ok = 0; ok < 6; ok++) {
+        int lines;
+        capture();
+        readdir_ok = ok;
+        int rc = datadir_inspect(d, &f);
+        char *log = captured(&lines);
+        CHECK(rc < 0 || datadir_classify(&f) != DATADIR_EMPTY);
+        if (rc < 0) {
+            CHECK(lines == 1);
+            CHECK_CONTAINS(log, d);
+        }
+        if (ok == 0)
+            CHECK(rc == -1);
+        free(log);
+    }
+}
+
+static void test_initdb_d_readdir_fails(void)
+{
+    char d[512];
+    int lines;
+
+    dir_("initdb.d");
+    put("initdb.d/01-roles.sql");
+    path_of(d, sizeof(d), "initdb.d");
+    CHECK(initdb_d_pending(d) == 1);
+    capture();
+    readdir_ok = 0;
+    int rc = initdb_d_pending(d);
+    int err = errno;
+    free(captured(&lines));
+    CHECK(rc == -1 && err == EIO);
+    path_of(d, sizeof(d), "no-such-dir");
+    CHECK(initdb_d_pending(d) == 0);
+}
+
+/* The other walks: an error, said once. */
+static void test_walks_readdir_fails(void)
+{
+    char d[512], to[512];
+    int lines;
+
+    dir_("walk");
+    dir_("walk/sub");
+    put("walk/sub/file");
+    path_of(d, sizeof(d), "walk");
+
+    for (int ok = 0; ok < 4; ok++) {
+        capture();
+        readdir_ok = ok;
+        int rc = fs_chown_tree(d, getuid(), getgid());
+        char *log = captured(&lines);
+        CHECK(rc == -1 && lines == 1);
+        CHECK_CONTAINS(log, "could not read directory");
+        free(log);
+    }
+
+    capture();
+    readdir_ok = 0;
+    int rc = fs_wipe_contents(d, NULL, NULL);
+    char *log = captured(&lines);
+    CHECK(rc == -1 && lines == 1);
+    CHECK_CONTAINS(log, d);
+    free(log);
+
+    dir_("walk-to");
+    path_of(to, sizeof(to), "walk-to");
+    capture();
+    readdir_ok = 0;
+    rc = fs_move_contents(d, to);
+    log = captured(&lines);
+    CHECK(rc == -1 && lines == 1);
+    CHECK_CONTAINS(log, d);
+    free(log);
+}
+
+int main(void)
+{
+    CHECK(mkdtemp(root) != NULL);
+    snprintf(log_path, sizeof(log_path), "%s.log", root);
+    test_inspect_readdir_fails();
+    test_initdb_d_readdir_fails();
+    test_walks_readdir_fails();
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", root, log_path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "test_fsutil_faults: could not remove %s\n", root);
+    return check_done("test_fsutil_faults");
+}
