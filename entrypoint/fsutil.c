@@ -24,8 +24,10 @@ int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
     char buf[PATH_MAX];
     struct stat st;
 
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+        log_error("directories", "the path \"%s\" is too long", path);
         return -1;
+    }
     for (char *p = buf + 1;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
@@ -197,10 +199,12 @@ static int write_all(int fd, const char *data, size_t len)
 int fs_fsync_path(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
+    int rc = fd < 0 ? -1 : fsync(fd);
+
+    if (rc < 0)
+        log_error("files", "could not fsync \"%s\": %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 
@@ -239,8 +243,10 @@ int fs_write_atomic(const char *path, const char *data, size_t len, mode_t mode)
         return 0;
     char tmp[PATH_MAX], dir[PATH_MAX];
 
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+        log_error("files", "the path \"%s\" is too long", path);
         return -1;
+    }
     unlink(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) {
@@ -272,7 +278,11 @@ int fs_append(const char *path, const char *data, mode_t mode)
             close(fd);
         return -1;
     }
-    return close(fd);
+    if (close(fd) < 0) {
+        log_error("files", "could not close file \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int fs_read(const char *path, size_t max, char **data, size_t *len)

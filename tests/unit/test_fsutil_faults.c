@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 /* How many more calls succeed before the next one fails; -1: all do. */
-static int readdir_ok = -1;
+static int readdir_ok = -1, fsync_ok = -1, fchownat_ok = -1;
 
 static bool spend(int *ok)
 {
@@ -29,6 +29,10 @@ static bool spend(int *ok)
 
 struct dirent *__real_readdir(DIR *d);
 struct dirent *__wrap_readdir(DIR *d);
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+int __real_fchownat(int dirfd, const char *name, uid_t uid, gid_t gid, int flags);
+int __wrap_fchownat(int dirfd, const char *name, uid_t uid, gid_t gid, int flags);
 
 struct dirent *__wrap_readdir(DIR *d)
 {
@@ -36,6 +40,22 @@ struct dirent *__wrap_readdir(DIR *d)
         return __real_readdir(d);
     errno = EIO;
     return NULL;
+}
+
+int __wrap_fsync(int fd)
+{
+    if (spend(&fsync_ok))
+        return __real_fsync(fd);
+    errno = EIO;
+    return -1;
+}
+
+int __wrap_fchownat(int dirfd, const char *name, uid_t uid, gid_t gid, int flags)
+{
+    if (spend(&fchownat_ok))
+        return __real_fchownat(dirfd, name, uid, gid, flags);
+    errno = EPERM;
+    return -1;
 }
 
 static char root[] = "/tmp/pgep-faults-XXXXXX";
@@ -82,7 +102,7 @@ static char *captured(int *lines)
 
     dup2(saved_stderr, STDERR_FILENO);
     close(saved_stderr);
-    readdir_ok = -1;
+    readdir_ok = fsync_ok = fchownat_ok = -1;
     *lines = 0;
     if (fs_read(log_path, 1 << 16, &text, NULL) < 0)
         return NULL;
@@ -179,6 +199,38 @@ static void test_walks_readdir_fails(void)
     free(log);
 }
 
+/* A refused chown was logged twice (the entry, then the whole tree). */
+static void test_chown_fails_once(void)
+{
+    char d[512];
+    int lines;
+
+    path_of(d, sizeof(d), "walk");
+    capture();
+    fchownat_ok = 0;
+    int rc = fs_chown_tree(d, getuid() + 1, getgid() + 1);
+    char *log = captured(&lines);
+    CHECK(rc == -1 && lines == 1);
+    CHECK_CONTAINS(log, "could not change owner");
+    free(log);
+}
+
+/* The directory's fsync after the rename failed without a word. */
+static void test_dir_fsync_fails_once(void)
+{
+    char path[512];
+    int lines;
+
+    path_of(path, sizeof(path), "walk/settings.conf");
+    capture();
+    fsync_ok = 1; /* the file's own fsync works, its directory's does not */
+    int rc = fs_write_atomic(path, "x = 1\n", 6, 0600);
+    char *log = captured(&lines);
+    CHECK(rc == -1 && lines == 1);
+    CHECK_CONTAINS(log, root);
+    free(log);
+}
+
 int main(void)
 {
     CHECK(mkdtemp(root) != NULL);
@@ -186,6 +238,8 @@ int main(void)
     test_inspect_readdir_fails();
     test_initdb_d_readdir_fails();
     test_walks_readdir_fails();
+    test_chown_fails_once();
+    test_dir_fsync_fails_once();
     char cmd[700];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", root, log_path);
     if (system(cmd) != 0)
