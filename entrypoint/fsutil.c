@@ -25,7 +25,7 @@ int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
     struct stat st;
 
     if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-        log_error("directories", "the path \"%s\" is too long", path);
+        log_error(log_step("directories"), "the path \"%s\" is too long", path);
         return -1;
     }
     for (char *p = buf + 1;; p++) {
@@ -34,7 +34,7 @@ int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
         char c = *p;
         *p = '\0';
         if (mkdir(buf, mode) < 0 && errno != EEXIST) {
-            log_error("directories",
+            log_error(log_step("directories"),
                       "could not create directory \"%s\": %s; hint: check that its parent exists "
                       "and is writable",
                       buf, strerror(errno));
@@ -45,18 +45,19 @@ int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
             break;
     }
     if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        log_error("directories", "\"%s\" is not a directory; hint: point it at a directory", path);
+        log_error(log_step("directories"),
+                  "\"%s\" is not a directory; hint: point it at a directory", path);
         return -1;
     }
     if ((st.st_uid != uid || st.st_gid != gid) && chown(path, uid, gid) < 0) {
-        log_error("directories",
+        log_error(log_step("directories"),
                   "could not change owner of \"%s\" to %u:%u: %s; hint: mount it read-write, "
                   "and owned by that user if the container does not start as root",
                   path, (unsigned)uid, (unsigned)gid, strerror(errno));
         return -1;
     }
     if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0) {
-        log_error("directories",
+        log_error(log_step("directories"),
                   "could not change mode of \"%s\" to %04o: %s; hint: mount it read-write, and "
                   "owned by that user if the container does not start as root",
                   path, (unsigned)mode, strerror(errno));
@@ -120,13 +121,13 @@ int fs_walk_path(const char *path, fs_entry_fn fn, void *arg)
  * logged here, naming the directory (name inside top, or top itself when
  * name is NULL); a callback's failure has been logged where it happened.
  * Either way the result is FS_WALK_REPORTED. */
-static int walk_result(int rc, const char *step, const char *name, const char *top)
+static int walk_result(int rc, const char *fallback, const char *name, const char *top)
 {
     if (rc == -1 && name)
-        log_error(step, "could not read directory \"%s\" in \"%s\": %s", name, top,
+        log_error(log_step(fallback), "could not read directory \"%s\" in \"%s\": %s", name, top,
                   strerror(errno));
     else if (rc == -1)
-        log_error(step, "could not read directory \"%s\": %s", top, strerror(errno));
+        log_error(log_step(fallback), "could not read directory \"%s\": %s", top, strerror(errno));
     return rc < 0 ? FS_WALK_REPORTED : rc;
 }
 
@@ -145,8 +146,8 @@ static int chown_entry(int dirfd, const char *name, const struct stat *st, void 
         return 0; /* another mount: not ours to change */
     if ((st->st_uid != w->uid || st->st_gid != w->gid) &&
         fchownat(dirfd, name, w->uid, w->gid, AT_SYMLINK_NOFOLLOW) < 0) {
-        log_error("directories", "could not change owner of \"%s\" in \"%s\": %s", name, w->top,
-                  strerror(errno));
+        log_error(log_step("directories"), "could not change owner of \"%s\" in \"%s\": %s", name,
+                  w->top, strerror(errno));
         return FS_WALK_REPORTED;
     }
     if (!S_ISDIR(st->st_mode))
@@ -165,7 +166,8 @@ int fs_chown_tree(const char *path, uid_t uid, gid_t gid)
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (fd < 0 || fstat(fd, &st) < 0) {
-        log_error("directories", "could not open directory \"%s\": %s", path, strerror(errno));
+        log_error(log_step("directories"), "could not open directory \"%s\": %s", path,
+                  strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -173,7 +175,7 @@ int fs_chown_tree(const char *path, uid_t uid, gid_t gid)
     struct tree_walk w = {.dev = st.st_dev, .uid = uid, .gid = gid, .top = path};
     int rc = -1;
     if (fchown(fd, uid, gid) < 0)
-        log_error("directories", "could not change owner of \"%s\" to %u:%u: %s", path,
+        log_error(log_step("directories"), "could not change owner of \"%s\" to %u:%u: %s", path,
                   (unsigned)uid, (unsigned)gid, strerror(errno));
     else
         rc = walk_result(fs_walk_dir(fd, chown_entry, &w), "directories", NULL, path);
@@ -202,7 +204,7 @@ int fs_fsync_path(const char *path)
     int rc = fd < 0 ? -1 : fsync(fd);
 
     if (rc < 0)
-        log_error("files", "could not fsync \"%s\": %s", path, strerror(errno));
+        log_error(log_step("files"), "could not fsync \"%s\": %s", path, strerror(errno));
     if (fd >= 0)
         close(fd);
     return rc;
@@ -244,24 +246,25 @@ int fs_write_atomic(const char *path, const char *data, size_t len, mode_t mode)
     char tmp[PATH_MAX], dir[PATH_MAX];
 
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-        log_error("files", "the path \"%s\" is too long", path);
+        log_error(log_step("files"), "the path \"%s\" is too long", path);
         return -1;
     }
     unlink(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) {
-        log_error("files", "could not create file \"%s\": %s", tmp, strerror(errno));
+        log_error(log_step("files"), "could not create file \"%s\": %s", tmp, strerror(errno));
         return -1;
     }
     if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-        log_error("files", "could not write file \"%s\": %s", tmp, strerror(errno));
+        log_error(log_step("files"), "could not write file \"%s\": %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
         return -1;
     }
     close(fd);
     if (rename(tmp, path) < 0) {
-        log_error("files", "could not rename \"%s\" to \"%s\": %s", tmp, path, strerror(errno));
+        log_error(log_step("files"), "could not rename \"%s\" to \"%s\": %s", tmp, path,
+                  strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -273,13 +276,13 @@ int fs_append(const char *path, const char *data, mode_t mode)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0 || write_all(fd, data, strlen(data)) < 0 || fsync(fd) < 0) {
-        log_error("files", "could not append to file \"%s\": %s", path, strerror(errno));
+        log_error(log_step("files"), "could not append to file \"%s\": %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
     if (close(fd) < 0) {
-        log_error("files", "could not close file \"%s\": %s", path, strerror(errno));
+        log_error(log_step("files"), "could not close file \"%s\": %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -318,12 +321,12 @@ static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *
     struct wipe *w = arg;
 
     if (w->should_stop && w->should_stop()) {
-        log_info("wipe", "stopped before \"%s\" was empty", w->top);
+        log_info(log_step("wipe"), "stopped before \"%s\" was empty", w->top);
         return FS_WALK_REPORTED;
     }
     if (S_ISDIR(st->st_mode)) {
         if (st->st_dev != w->dev) {
-            log_error("wipe",
+            log_error(log_step("wipe"),
                       "\"%s\" inside \"%s\" is another mount; refusing to cross it; hint: unmount "
                       "it or mount it elsewhere",
                       name, w->top);
@@ -337,7 +340,8 @@ static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *
             return rc;
     }
     if (unlinkat(dirfd, name, S_ISDIR(st->st_mode) ? AT_REMOVEDIR : 0) < 0) {
-        log_error("wipe", "could not remove \"%s\" in \"%s\": %s", name, w->top, strerror(errno));
+        log_error(log_step("wipe"), "could not remove \"%s\" in \"%s\": %s", name, w->top,
+                  strerror(errno));
         return FS_WALK_REPORTED;
     }
     return 0;
@@ -401,14 +405,14 @@ static int wipe_wal_target(int dirfd, const struct wipe *top)
     }
     int rc = fs_walk_dir(fd, check_wal_entry, foreign);
     if (rc < 0) {
-        log_warn("wipe",
+        log_warn(log_step("wipe"),
                  "not emptying \"%s\", the target of the pg_wal link in \"%s\": it cannot be read "
                  "(%s); only the link is removed",
                  target, top->top, strerror(errno));
         rc = 0;
     } else if (rc == FS_WALK_STOP) {
         rc = 0;
-        log_warn("wipe",
+        log_warn(log_step("wipe"),
                  "not emptying \"%s\", the target of the pg_wal link in \"%s\": it holds \"%s\", "
                  "which is not WAL; only the link is removed; hint: empty it by hand if it was "
                  "this cluster's WAL directory",
@@ -416,7 +420,8 @@ static int wipe_wal_target(int dirfd, const struct wipe *top)
     } else {
         struct wipe_top t = {
             .w = {.dev = st.st_dev, .top = target, .should_stop = top->should_stop}, .keep = keep};
-        log_info("wipe", "emptying \"%s\", the WAL directory of \"%s\"", target, top->top);
+        log_info(log_step("wipe"), "emptying \"%s\", the WAL directory of \"%s\"", target,
+                 top->top);
         rc = walk_result(fs_walk_dir(fd, wipe_top_entry, &t), "wipe", NULL, target);
     }
     close(fd);
@@ -441,7 +446,7 @@ int fs_wipe_contents(const char *dir, const char *const keep[], bool (*should_st
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
     if (fd < 0 || fstat(fd, &st) < 0) {
-        log_error("wipe", "could not open directory \"%s\": %s", dir, strerror(errno));
+        log_error(log_step("wipe"), "could not open directory \"%s\": %s", dir, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -450,7 +455,7 @@ int fs_wipe_contents(const char *dir, const char *const keep[], bool (*should_st
                          .keep = keep};
     int rc = walk_result(fs_walk_dir(fd, wipe_top_entry, &t), "wipe", NULL, dir);
     if (rc == 0 && fsync(fd) < 0) {
-        log_error("wipe", "could not fsync directory \"%s\": %s", dir, strerror(errno));
+        log_error(log_step("wipe"), "could not fsync directory \"%s\": %s", dir, strerror(errno));
         rc = -1;
     }
     close(fd);
@@ -479,7 +484,8 @@ static int move_aside_entry(int dirfd, const char *name, const struct stat *st, 
      * where it is, to be wiped in place. */
     if (renameat(dirfd, name, m->into_fd, name) < 0 && errno != EEXIST && errno != ENOTEMPTY &&
         errno != EISDIR && errno != ENOTDIR)
-        log_info("wipe", "\"%s\" stays in place to be deleted there: %s", name, strerror(errno));
+        log_info(log_step("wipe"), "\"%s\" stays in place to be deleted there: %s", name,
+                 strerror(errno));
     return 0;
 }
 
@@ -502,8 +508,8 @@ int fs_move_aside(const char *dir, const char *into, const char *const keep[])
     rc = fs_walk_dir(fd, move_aside_entry, &m);
 out:
     if (rc < 0)
-        log_info("wipe", "could not move the old contents of \"%s\" into \"%s\": %s", dir, into,
-                 why ? why : strerror(errno));
+        log_info(log_step("wipe"), "could not move the old contents of \"%s\" into \"%s\": %s", dir,
+                 into, why ? why : strerror(errno));
     if (into_fd >= 0)
         close(into_fd);
     if (fd >= 0)
@@ -586,8 +592,8 @@ static int move_entry(int dirfd, const char *name, const struct stat *st, void *
 
     (void)st;
     if (renameat(dirfd, name, m->dst_fd, name) < 0) {
-        log_error("files", "could not move \"%s/%s\" to \"%s/%s\": %s", m->src, name, m->dst, name,
-                  strerror(errno));
+        log_error(log_step("files"), "could not move \"%s/%s\" to \"%s/%s\": %s", m->src, name,
+                  m->dst, name, strerror(errno));
         return FS_WALK_REPORTED;
     }
     return 0;
@@ -600,7 +606,7 @@ int fs_move_contents(const char *src, const char *dst)
 
     m.dst_fd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (src_fd < 0 || m.dst_fd < 0)
-        log_error("files", "could not open directory \"%s\": %s", src_fd < 0 ? src : dst,
+        log_error(log_step("files"), "could not open directory \"%s\": %s", src_fd < 0 ? src : dst,
                   strerror(errno));
     else
         rc = walk_result(fs_walk_dir(src_fd, move_entry, &m), "files", NULL, src);
@@ -611,7 +617,7 @@ int fs_move_contents(const char *src, const char *dst)
     if (rc < 0)
         return -1;
     if (rmdir(src) < 0) {
-        log_error("files", "could not remove directory \"%s\": %s", src, strerror(errno));
+        log_error(log_step("files"), "could not remove directory \"%s\": %s", src, strerror(errno));
         return -1;
     }
     return fs_fsync_path(dst);

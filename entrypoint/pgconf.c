@@ -82,7 +82,7 @@ static int path_in(char *buf, size_t len, const char *dir, const char *name)
 {
     if (snprintf(buf, len, "%s/%s", dir, name) < (int)len)
         return 0;
-    log_error("configure", "the path \"%s/%s\" is too long", dir, name);
+    log_error(log_step("configure"), "the path \"%s/%s\" is too long", dir, name);
     return -1;
 }
 
@@ -143,10 +143,11 @@ static int write_hba(const struct config *cfg)
      * and was told no name lets any role with REPLICATION in, with a password. */
     if (!cfg->repl_password && !cfg->repl_user_explicit) {
         snprintf(user, sizeof(user), "all");
-        log_info("configure", "no POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER: the "
-                              "\"host replication\" lines admit any role with REPLICATION");
+        log_info(log_step("configure"),
+                 "no POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER: the "
+                 "\"host replication\" lines admit any role with REPLICATION");
     } else if (pgconf_quote_hba_name(cfg->repl_user, user, sizeof(user)) < 0) {
-        log_error("configure",
+        log_error(log_step("configure"),
                   "POSTGRES_REPLICATION_USER cannot hold a double quote or control character");
         return -1;
     }
@@ -164,7 +165,7 @@ static int write_hba(const struct config *cfg)
     if (o < sizeof(text))
         o += (size_t)snprintf(text + o, sizeof(text) - o, "host all all all %s\n", method);
     if (o >= sizeof(text)) {
-        log_error("configure", "POSTGRES_REPLICATION_ALLOW is too long");
+        log_error(log_step("configure"), "POSTGRES_REPLICATION_ALLOW is too long");
         return -1;
     }
     if (path_in(path, sizeof(path), cfg->pgdata, "pg_hba.conf") < 0)
@@ -176,8 +177,9 @@ static int write_hba(const struct config *cfg)
                          "# pg-entrypoint: the later lines of POSTGRES_HOST_AUTH_METHOD\n%s%s",
                          cfg->hba_extra, n && cfg->hba_extra[n - 1] != '\n' ? "\n" : "");
         if (w < 0 || (size_t)w >= sizeof(text) - o) {
-            log_error("configure", "POSTGRES_HOST_AUTH_METHOD is too long: its pg_hba lines and "
-                                   "ours must fit in 16 kB");
+            log_error(log_step("configure"),
+                      "POSTGRES_HOST_AUTH_METHOD is too long: its pg_hba lines and "
+                      "ours must fit in 16 kB");
             return -1;
         }
     }
@@ -195,7 +197,7 @@ static int write_hba(const struct config *cfg)
     if (fs_append(path, text, 0600) < 0)
         return -1;
     if (cfg->hba_extra)
-        log_info("configure",
+        log_info(log_step("configure"),
                  "POSTGRES_HOST_AUTH_METHOD: added %d pg_hba line%s after \"host all "
                  "all all %s\"",
                  cfg->hba_extra_records, cfg->hba_extra_records == 1 ? "" : "s", method);
@@ -217,10 +219,12 @@ int pgconf_passfile_text(const struct config *cfg, char *line, size_t len)
 
     if (pgconf_escape_pgpass(cfg->repl_user, user, sizeof(user)) < 0 ||
         pgconf_escape_pgpass(cfg->repl_password, pass, sizeof(pass)) < 0)
-        log_error("configure", "POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER holds a "
-                               "line break or is too long");
+        log_error(log_step("configure"),
+                  "POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER holds a "
+                  "line break or is too long");
     else if ((n = snprintf(line, len, "*:*:*:%s:%s\n", user, pass)) < 0 || (size_t)n >= len)
-        log_error("configure", "the password file line for POSTGRES_REPLICATION_USER is too long");
+        log_error(log_step("configure"),
+                  "the password file line for POSTGRES_REPLICATION_USER is too long");
     explicit_bzero(pass, sizeof(pass));
     return n >= 0 && (size_t)n < len ? n : -1;
 }
@@ -247,7 +251,7 @@ static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
     size_t n = 0;
 
     if (fs_exists(path) && fs_read(path, 1 << 20, &text, &n) < 0) {
-        log_error("configure", "could not read file \"%s\": %s", path, strerror(errno));
+        log_error(log_step("configure"), "could not read file \"%s\": %s", path, strerror(errno));
         return -1;
     }
     /* Every line kept ends with a newline, also a last one that had none in
@@ -255,7 +259,7 @@ static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
     char *kept = malloc(n + 2);
     size_t o = 0;
     if (!kept) {
-        log_error("configure", "out of memory reading \"%s\"", path);
+        log_error(log_step("configure"), "out of memory reading \"%s\"", path);
         free(text);
         return -1;
     }
@@ -290,8 +294,9 @@ int pgconf_write_standby(const struct config *cfg, const char *dir, const char *
     if (pgconf_quote_conninfo(cfg->primary_host, host, sizeof(host)) < 0 ||
         pgconf_quote_conninfo(cfg->repl_user, user, sizeof(user)) < 0 ||
         pgconf_quote_conninfo(passfile, pf, sizeof(pf)) < 0) {
-        log_error("configure", "POSTGRES_PRIMARY_HOST, POSTGRES_REPLICATION_USER or PGDATA holds a "
-                               "line break or is too long for primary_conninfo");
+        log_error(log_step("configure"),
+                  "POSTGRES_PRIMARY_HOST, POSTGRES_REPLICATION_USER or PGDATA holds a "
+                  "line break or is too long for primary_conninfo");
         return -1;
     }
     /* application_name = the slot: what synchronous_standby_names can name */
@@ -300,7 +305,7 @@ int pgconf_write_standby(const struct config *cfg, const char *dir, const char *
     snprintf(conninfo, sizeof(conninfo), "host=%s port=%d user=%s passfile=%s%s", host,
              cfg->primary_port, user, pf, app);
     if (pgconf_quote_setting(conninfo, q, sizeof(q)) < 0) {
-        log_error("configure", "primary_conninfo is too long or holds a line break");
+        log_error(log_step("configure"), "primary_conninfo is too long or holds a line break");
         return -1;
     }
     snprintf(text, sizeof(text),
@@ -316,7 +321,7 @@ int pgconf_write_standby(const struct config *cfg, const char *dir, const char *
         memcpy(all + kept_len, text, strlen(text) + 1);
         rc = fs_write_atomic(path, all, strlen(all), 0600);
     } else {
-        log_error("configure", "out of memory writing \"%s\"", path);
+        log_error(log_step("configure"), "out of memory writing \"%s\"", path);
     }
     free(all);
     free(kept);

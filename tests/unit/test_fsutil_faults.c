@@ -4,6 +4,7 @@
  * be cloned over), and each failure is one log line, naming the path. */
 #include "check.h"
 #include "datadir.h"
+#include "discard.h"
 #include "fsutil.h"
 #include "initdb_d.h"
 
@@ -231,6 +232,38 @@ static void test_dir_fsync_fails_once(void)
     free(log);
 }
 
+/* Library code logs under its caller's step: a write that fails during a
+ * clone is step "clone", not "files"; outside any step, "files". A wipe
+ * that goes on in a thread takes its step "wipe" along. */
+static void test_logs_under_callers_step(void)
+{
+    char path[512], old[512];
+    int lines;
+    struct step s;
+    struct discard d;
+
+    path_of(path, sizeof(path), "no-such-dir/standby.signal");
+    dir_("old");
+    dir_("old/base");
+    put("old/base/1");
+    path_of(old, sizeof(old), "old");
+    capture();
+    step_begin(&s, "clone", "copying");
+    int in_step = fs_write_atomic(path, "", 0, 0600);
+    step_end(&s, in_step);
+    int outside = fs_write_atomic(path, "", 0, 0600);
+    int began = discard_begin(&d, old, NULL, NULL);
+    int beside_wipe = fs_write_atomic(path, "", 0, 0600);
+    int ended = discard_end(&d);
+    char *log = captured(&lines);
+    CHECK(in_step == -1 && outside == -1 && beside_wipe == -1 && began == 0 && ended == 0);
+    CHECK_CONTAINS(log, "ERROR   clone: could not create file");
+    CHECK_CONTAINS(log, "ERROR   files: could not create file");
+    CHECK(log && !strstr(log, "ERROR   wipe: could not create file"));
+    CHECK_CONTAINS(log, "INFO    wipe: done in");
+    free(log);
+}
+
 int main(void)
 {
     CHECK(mkdtemp(root) != NULL);
@@ -240,6 +273,7 @@ int main(void)
     test_walks_readdir_fails();
     test_chown_fails_once();
     test_dir_fsync_fails_once();
+    test_logs_under_callers_step();
     char cmd[700];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", root, log_path);
     if (system(cmd) != 0)
