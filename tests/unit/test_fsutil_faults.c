@@ -2,6 +2,7 @@
  * (ld --wrap, see CMakeLists.txt): a readdir that fails part way is an
  * error, never the end of the directory (a full PGDATA read as empty would
  * be cloned over), and each failure is one log line, naming the path. */
+#include "capture.h"
 #include "check.h"
 #include "datadir.h"
 #include "discard.h"
@@ -61,7 +62,6 @@ int __wrap_fchownat(int dirfd, const char *name, uid_t uid, gid_t gid, int flags
 
 static char root[] = "/tmp/pgep-faults-XXXXXX";
 static char log_path[600];
-static int saved_stderr = -1;
 
 static void path_of(char *out, size_t len, const char *rel)
 {
@@ -85,31 +85,16 @@ static void dir_(const char *rel)
     CHECK(mkdir(path, 0700) == 0);
 }
 
-/* What the code under test logs goes to a file instead of stderr. */
 static void capture(void)
 {
-    fflush(stderr);
-    saved_stderr = dup(STDERR_FILENO);
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    CHECK(saved_stderr >= 0 && fd >= 0);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
+    capture_begin(log_path);
 }
 
-/* Restores stderr; returns what was logged (to free) and its line count. */
+/* Every system call works again once the log is read. */
 static char *captured(int *lines)
 {
-    char *text = NULL;
-
-    dup2(saved_stderr, STDERR_FILENO);
-    close(saved_stderr);
     readdir_ok = fsync_ok = fchownat_ok = -1;
-    *lines = 0;
-    if (fs_read(log_path, 1 << 16, &text, NULL) < 0)
-        return NULL;
-    for (const char *p = text; *p; p++)
-        *lines += *p == '\n';
-    return text;
+    return capture_end(log_path, lines);
 }
 
 /* However early readdir fails, a full data directory is never "empty":
