@@ -3,7 +3,6 @@
 #include "fsutil.h"
 #include "log.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +22,15 @@ static bool has_file(const char *dir, const char *name, bool nonempty)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (!nonempty || st.st_size > 0);
 }
 
+/* Anything but dotfiles and lost+found: the first one ends the walk. */
+static int other_entry(int dirfd, const char *name, const struct stat *st, void *arg)
+{
+    (void)dirfd;
+    (void)st;
+    (void)arg;
+    return name[0] != '.' && strcmp(name, "lost+found") != 0 ? FS_WALK_STOP : 0;
+}
+
 int datadir_inspect(const char *pgdata, struct datadir_facts *f)
 {
     struct stat st;
@@ -40,17 +48,15 @@ int datadir_inspect(const char *pgdata, struct datadir_facts *f)
     if (!f->is_dir)
         return 0;
 
-    DIR *d = opendir(pgdata);
-    if (!d) {
-        log_error("data", "could not open directory \"%s\": %s; hint: check its owner and mode",
+    int rc = fs_walk_path(pgdata, other_entry, NULL);
+    if (rc < 0) {
+        log_error("data",
+                  "could not read directory \"%s\": %s; hint: check its owner and mode, and the "
+                  "volume it is on",
                   pgdata, strerror(errno));
         return -1;
     }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL)
-        if (de->d_name[0] != '.' && strcmp(de->d_name, "lost+found") != 0)
-            f->has_other_entries = true;
-    closedir(d);
+    f->has_other_entries = rc == FS_WALK_STOP;
 
     f->has_marker = has_file(pgdata, DATADIR_CLONE_MARKER, false);
     f->has_init_marker = has_file(pgdata, DATADIR_INIT_MARKER, false) ||

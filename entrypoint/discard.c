@@ -51,6 +51,7 @@ static void *delete_trash(void *arg)
 {
     struct discard *d = arg;
 
+    step_attach(&d->step);
     int rc = fs_wipe_contents(d->trash, NULL, d->should_stop);
     if (rc == 0 && rmdir(d->trash) < 0) {
         log_error("wipe", "could not remove \"%s\": %s", d->trash, strerror(errno));
@@ -94,6 +95,8 @@ int discard_begin(struct discard *d, const char *dir, const char *const keep[],
     if (fs_wipe_contents(dir, keep_all, should_stop) < 0)
         return step_end(&d->step, -1);
 
+    /* The step goes on in the thread; this one returns to its caller's. */
+    step_detach(&d->step);
     /* Every handled signal stays with the main thread, which forwards it. */
     sigset_t all, old;
     sigfillset(&all);

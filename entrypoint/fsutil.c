@@ -24,15 +24,17 @@ int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
     char buf[PATH_MAX];
     struct stat st;
 
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+        log_error(log_step("directories"), "the path \"%s\" is too long", path);
         return -1;
+    }
     for (char *p = buf + 1;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char c = *p;
         *p = '\0';
         if (mkdir(buf, mode) < 0 && errno != EEXIST) {
-            log_error("directories",
+            log_error(log_step("directories"),
                       "could not create directory \"%s\": %s; hint: check that its parent exists "
                       "and is writable",
                       buf, strerror(errno));
@@ -43,18 +45,19 @@ int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
             break;
     }
     if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        log_error("directories", "\"%s\" is not a directory; hint: point it at a directory", path);
+        log_error(log_step("directories"),
+                  "\"%s\" is not a directory; hint: point it at a directory", path);
         return -1;
     }
     if ((st.st_uid != uid || st.st_gid != gid) && chown(path, uid, gid) < 0) {
-        log_error("directories",
+        log_error(log_step("directories"),
                   "could not change owner of \"%s\" to %u:%u: %s; hint: mount it read-write, "
                   "and owned by that user if the container does not start as root",
                   path, (unsigned)uid, (unsigned)gid, strerror(errno));
         return -1;
     }
     if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0) {
-        log_error("directories",
+        log_error(log_step("directories"),
                   "could not change mode of \"%s\" to %04o: %s; hint: mount it read-write, and "
                   "owned by that user if the container does not start as root",
                   path, (unsigned)mode, strerror(errno));
@@ -63,10 +66,7 @@ int fs_ensure_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
     return 0;
 }
 
-/* Walks dirfd's entries; for each calls fn. Shared by chown and wipe. */
-typedef int (*entry_fn)(int dirfd, const char *name, const struct stat *st, void *arg);
-
-static int for_each_entry(int dirfd, entry_fn fn, void *arg)
+int fs_walk_dir(int dirfd, fs_entry_fn fn, void *arg)
 {
     int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -79,9 +79,14 @@ static int for_each_entry(int dirfd, entry_fn fn, void *arg)
     }
     /* the duplicate shares dirfd's position, which an earlier walk left at the end */
     rewinddir(d);
-    struct dirent *de;
-    while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
+    for (;;) {
         struct stat st;
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            rc = errno ? -1 : 0;
+            break;
+        }
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -91,11 +96,39 @@ static int for_each_entry(int dirfd, entry_fn fn, void *arg)
             break;
         }
         rc = fn(dirfd, de->d_name, &st, arg);
+        if (rc != 0)
+            break;
     }
-    if (rc == 0 && errno)
-        rc = -1;
+    int err = errno;
     closedir(d);
+    errno = err;
     return rc;
+}
+
+int fs_walk_path(const char *path, fs_entry_fn fn, void *arg)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fs_walk_dir(fd, fn, arg);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+
+/* A walk that failed on its own (-1: the directory could not be read) is
+ * logged here, naming the directory (name inside top, or top itself when
+ * name is NULL); a callback's failure has been logged where it happened.
+ * Either way the result is FS_WALK_REPORTED. */
+static int walk_result(int rc, const char *fallback, const char *name, const char *top)
+{
+    if (rc == -1 && name)
+        log_error(log_step(fallback), "could not read directory \"%s\" in \"%s\": %s", name, top,
+                  strerror(errno));
+    else if (rc == -1)
+        log_error(log_step(fallback), "could not read directory \"%s\": %s", top, strerror(errno));
+    return rc < 0 ? FS_WALK_REPORTED : rc;
 }
 
 struct tree_walk {
@@ -113,17 +146,17 @@ static int chown_entry(int dirfd, const char *name, const struct stat *st, void 
         return 0; /* another mount: not ours to change */
     if ((st->st_uid != w->uid || st->st_gid != w->gid) &&
         fchownat(dirfd, name, w->uid, w->gid, AT_SYMLINK_NOFOLLOW) < 0) {
-        log_error("directories", "could not change owner of \"%s\" in \"%s\": %s", name, w->top,
-                  strerror(errno));
-        return -1;
+        log_error(log_step("directories"), "could not change owner of \"%s\" in \"%s\": %s", name,
+                  w->top, strerror(errno));
+        return FS_WALK_REPORTED;
     }
     if (!S_ISDIR(st->st_mode))
         return 0;
     int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0)
-        return -1;
-    int rc = for_each_entry(sub, chown_entry, w);
-    close(sub);
+    int rc =
+        walk_result(sub < 0 ? -1 : fs_walk_dir(sub, chown_entry, w), "directories", name, w->top);
+    if (sub >= 0)
+        close(sub);
     return rc;
 }
 
@@ -133,18 +166,21 @@ int fs_chown_tree(const char *path, uid_t uid, gid_t gid)
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (fd < 0 || fstat(fd, &st) < 0) {
-        log_error("directories", "could not open directory \"%s\": %s", path, strerror(errno));
+        log_error(log_step("directories"), "could not open directory \"%s\": %s", path,
+                  strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
     struct tree_walk w = {.dev = st.st_dev, .uid = uid, .gid = gid, .top = path};
-    int rc = fchown(fd, uid, gid) < 0 ? -1 : for_each_entry(fd, chown_entry, &w);
+    int rc = -1;
+    if (fchown(fd, uid, gid) < 0)
+        log_error(log_step("directories"), "could not change owner of \"%s\" to %u:%u: %s", path,
+                  (unsigned)uid, (unsigned)gid, strerror(errno));
+    else
+        rc = walk_result(fs_walk_dir(fd, chown_entry, &w), "directories", NULL, path);
     close(fd);
-    if (rc < 0)
-        log_error("directories", "could not change owner of everything in \"%s\" to %u:%u", path,
-                  (unsigned)uid, (unsigned)gid);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -165,10 +201,12 @@ static int write_all(int fd, const char *data, size_t len)
 int fs_fsync_path(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
+    int rc = fd < 0 ? -1 : fsync(fd);
+
+    if (rc < 0)
+        log_error(log_step("files"), "could not fsync \"%s\": %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 
@@ -207,23 +245,26 @@ int fs_write_atomic(const char *path, const char *data, size_t len, mode_t mode)
         return 0;
     char tmp[PATH_MAX], dir[PATH_MAX];
 
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+        log_error(log_step("files"), "the path \"%s\" is too long", path);
         return -1;
+    }
     unlink(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) {
-        log_error("files", "could not create file \"%s\": %s", tmp, strerror(errno));
+        log_error(log_step("files"), "could not create file \"%s\": %s", tmp, strerror(errno));
         return -1;
     }
     if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-        log_error("files", "could not write file \"%s\": %s", tmp, strerror(errno));
+        log_error(log_step("files"), "could not write file \"%s\": %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
         return -1;
     }
     close(fd);
     if (rename(tmp, path) < 0) {
-        log_error("files", "could not rename \"%s\" to \"%s\": %s", tmp, path, strerror(errno));
+        log_error(log_step("files"), "could not rename \"%s\" to \"%s\": %s", tmp, path,
+                  strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -235,12 +276,16 @@ int fs_append(const char *path, const char *data, mode_t mode)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0 || write_all(fd, data, strlen(data)) < 0 || fsync(fd) < 0) {
-        log_error("files", "could not append to file \"%s\": %s", path, strerror(errno));
+        log_error(log_step("files"), "could not append to file \"%s\": %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
-    return close(fd);
+    if (close(fd) < 0) {
+        log_error(log_step("files"), "could not close file \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int fs_read(const char *path, size_t max, char **data, size_t *len)
@@ -271,42 +316,33 @@ struct wipe {
     bool (*should_stop)(void);
 };
 
-static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *arg);
-
-static int wipe_dirfd(int fd, struct wipe *w)
-{
-    return for_each_entry(fd, wipe_entry, w);
-}
-
 static int wipe_entry(int dirfd, const char *name, const struct stat *st, void *arg)
 {
     struct wipe *w = arg;
 
     if (w->should_stop && w->should_stop()) {
-        log_info("wipe", "stopped before \"%s\" was empty", w->top);
-        return -1;
+        log_info(log_step("wipe"), "stopped before \"%s\" was empty", w->top);
+        return FS_WALK_REPORTED;
     }
     if (S_ISDIR(st->st_mode)) {
         if (st->st_dev != w->dev) {
-            log_error("wipe",
+            log_error(log_step("wipe"),
                       "\"%s\" inside \"%s\" is another mount; refusing to cross it; hint: unmount "
                       "it or mount it elsewhere",
                       name, w->top);
-            return -1;
+            return FS_WALK_REPORTED;
         }
         int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub < 0) {
-            log_error("wipe", "could not open \"%s\" in \"%s\": %s", name, w->top, strerror(errno));
-            return -1;
-        }
-        int rc = wipe_dirfd(sub, w);
-        close(sub);
+        int rc = walk_result(sub < 0 ? -1 : fs_walk_dir(sub, wipe_entry, w), "wipe", name, w->top);
+        if (sub >= 0)
+            close(sub);
         if (rc < 0)
-            return -1;
+            return rc;
     }
     if (unlinkat(dirfd, name, S_ISDIR(st->st_mode) ? AT_REMOVEDIR : 0) < 0) {
-        log_error("wipe", "could not remove \"%s\" in \"%s\": %s", name, w->top, strerror(errno));
-        return -1;
+        log_error(log_step("wipe"), "could not remove \"%s\" in \"%s\": %s", name, w->top,
+                  strerror(errno));
+        return FS_WALK_REPORTED;
     }
     return 0;
 }
@@ -337,7 +373,7 @@ static int check_wal_entry(int dirfd, const char *name, const struct stat *st, v
     if (wal_shaped(name))
         return 0;
     snprintf(arg, NAME_MAX + 1, "%s", name);
-    return -1;
+    return FS_WALK_STOP;
 }
 
 struct wipe_top {
@@ -367,9 +403,16 @@ static int wipe_wal_target(int dirfd, const struct wipe *top)
             close(fd);
         return 0; /* a dangling link: nothing to empty */
     }
-    int rc = 0;
-    if (for_each_entry(fd, check_wal_entry, foreign) < 0) {
-        log_warn("wipe",
+    int rc = fs_walk_dir(fd, check_wal_entry, foreign);
+    if (rc < 0) {
+        log_warn(log_step("wipe"),
+                 "not emptying \"%s\", the target of the pg_wal link in \"%s\": it cannot be read "
+                 "(%s); only the link is removed",
+                 target, top->top, strerror(errno));
+        rc = 0;
+    } else if (rc == FS_WALK_STOP) {
+        rc = 0;
+        log_warn(log_step("wipe"),
                  "not emptying \"%s\", the target of the pg_wal link in \"%s\": it holds \"%s\", "
                  "which is not WAL; only the link is removed; hint: empty it by hand if it was "
                  "this cluster's WAL directory",
@@ -377,8 +420,9 @@ static int wipe_wal_target(int dirfd, const struct wipe *top)
     } else {
         struct wipe_top t = {
             .w = {.dev = st.st_dev, .top = target, .should_stop = top->should_stop}, .keep = keep};
-        log_info("wipe", "emptying \"%s\", the WAL directory of \"%s\"", target, top->top);
-        rc = for_each_entry(fd, wipe_top_entry, &t);
+        log_info(log_step("wipe"), "emptying \"%s\", the WAL directory of \"%s\"", target,
+                 top->top);
+        rc = walk_result(fs_walk_dir(fd, wipe_top_entry, &t), "wipe", NULL, target);
     }
     close(fd);
     return rc;
@@ -392,7 +436,7 @@ static int wipe_top_entry(int dirfd, const char *name, const struct stat *st, vo
         if (strcmp(name, *k) == 0)
             return 0;
     if (S_ISLNK(st->st_mode) && strcmp(name, "pg_wal") == 0 && wipe_wal_target(dirfd, &t->w) < 0)
-        return -1;
+        return FS_WALK_REPORTED;
     return wipe_entry(dirfd, name, st, &t->w);
 }
 
@@ -402,18 +446,20 @@ int fs_wipe_contents(const char *dir, const char *const keep[], bool (*should_st
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
     if (fd < 0 || fstat(fd, &st) < 0) {
-        log_error("wipe", "could not open directory \"%s\": %s", dir, strerror(errno));
+        log_error(log_step("wipe"), "could not open directory \"%s\": %s", dir, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
     struct wipe_top t = {.w = {.dev = st.st_dev, .top = dir, .should_stop = should_stop},
                          .keep = keep};
-    int rc = for_each_entry(fd, wipe_top_entry, &t);
-    if (rc == 0)
-        rc = fsync(fd);
+    int rc = walk_result(fs_walk_dir(fd, wipe_top_entry, &t), "wipe", NULL, dir);
+    if (rc == 0 && fsync(fd) < 0) {
+        log_error(log_step("wipe"), "could not fsync directory \"%s\": %s", dir, strerror(errno));
+        rc = -1;
+    }
     close(fd);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 struct move_aside {
@@ -438,7 +484,8 @@ static int move_aside_entry(int dirfd, const char *name, const struct stat *st, 
      * where it is, to be wiped in place. */
     if (renameat(dirfd, name, m->into_fd, name) < 0 && errno != EEXIST && errno != ENOTEMPTY &&
         errno != EISDIR && errno != ENOTDIR)
-        log_info("wipe", "\"%s\" stays in place to be deleted there: %s", name, strerror(errno));
+        log_info(log_step("wipe"), "\"%s\" stays in place to be deleted there: %s", name,
+                 strerror(errno));
     return 0;
 }
 
@@ -458,11 +505,11 @@ int fs_move_aside(const char *dir, const char *into, const char *const keep[])
         goto out;
     }
     struct move_aside m = {.into_fd = into_fd, .dev = st.st_dev, .into = into, .keep = keep};
-    rc = for_each_entry(fd, move_aside_entry, &m);
+    rc = fs_walk_dir(fd, move_aside_entry, &m);
 out:
     if (rc < 0)
-        log_info("wipe", "could not move the old contents of \"%s\" into \"%s\": %s", dir, into,
-                 why ? why : strerror(errno));
+        log_info(log_step("wipe"), "could not move the old contents of \"%s\" into \"%s\": %s", dir,
+                 into, why ? why : strerror(errno));
     if (into_fd >= 0)
         close(into_fd);
     if (fd >= 0)
@@ -534,30 +581,43 @@ int fs_mounts_below(const char *dir)
     return realpath(dir, real) ? find_mount(is_below, real) : -1;
 }
 
+struct move {
+    int dst_fd;
+    const char *src, *dst;
+};
+
+static int move_entry(int dirfd, const char *name, const struct stat *st, void *arg)
+{
+    const struct move *m = arg;
+
+    (void)st;
+    if (renameat(dirfd, name, m->dst_fd, name) < 0) {
+        log_error(log_step("files"), "could not move \"%s/%s\" to \"%s/%s\": %s", m->src, name,
+                  m->dst, name, strerror(errno));
+        return FS_WALK_REPORTED;
+    }
+    return 0;
+}
+
 int fs_move_contents(const char *src, const char *dst)
 {
-    DIR *d = opendir(src);
-    struct dirent *de;
-    char from[PATH_MAX], to[PATH_MAX];
+    struct move m = {.src = src, .dst = dst};
+    int src_fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = -1;
 
-    if (!d) {
-        log_error("files", "could not open directory \"%s\": %s", src, strerror(errno));
+    m.dst_fd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (src_fd < 0 || m.dst_fd < 0)
+        log_error(log_step("files"), "could not open directory \"%s\": %s", src_fd < 0 ? src : dst,
+                  strerror(errno));
+    else
+        rc = walk_result(fs_walk_dir(src_fd, move_entry, &m), "files", NULL, src);
+    if (src_fd >= 0)
+        close(src_fd);
+    if (m.dst_fd >= 0)
+        close(m.dst_fd);
+    if (rc < 0)
         return -1;
-    }
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        snprintf(from, sizeof(from), "%s/%s", src, de->d_name);
-        snprintf(to, sizeof(to), "%s/%s", dst, de->d_name);
-        if (rename(from, to) < 0) {
-            log_error("files", "could not move \"%s\" to \"%s\": %s", from, to, strerror(errno));
-            closedir(d);
-            return -1;
-        }
-    }
-    closedir(d);
     if (rmdir(src) < 0) {
-        log_error("files", "could not remove directory \"%s\": %s", src, strerror(errno));
+        log_error(log_step("files"), "could not remove directory \"%s\": %s", src, strerror(errno));
         return -1;
     }
     return fs_fsync_path(dst);

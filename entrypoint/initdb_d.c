@@ -1,5 +1,6 @@
 #include "initdb_d.h"
 
+#include "fsutil.h"
 #include "log.h"
 #include "pgconn.h"
 #include "proc.h"
@@ -20,18 +21,20 @@
 #define SERVER_STOP_TIMEOUT_S 60
 #define SOURCED_ENV_MAX (1 << 20)
 
-bool initdb_d_pending(const char *dir)
+static int visible_entry(int dirfd, const char *name, const struct stat *st, void *arg)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    bool found = false;
+    (void)dirfd;
+    (void)st;
+    (void)arg;
+    return name[0] != '.' ? FS_WALK_STOP : 0;
+}
 
-    if (!d)
-        return false;
-    while (!found && (de = readdir(d)) != NULL)
-        found = de->d_name[0] != '.';
-    closedir(d);
-    return found;
+int initdb_d_pending(const char *dir)
+{
+    int rc = fs_walk_path(dir, visible_entry, NULL);
+    if (rc < 0 && errno == ENOENT)
+        return 0;
+    return rc < 0 ? -1 : rc == FS_WALK_STOP;
 }
 
 static bool ends_with(const char *s, const char *suffix)

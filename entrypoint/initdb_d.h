@@ -13,9 +13,10 @@
 
 #define INITDB_D_DIR "/docker-entrypoint-initdb.d"
 
-/* True when dir holds anything to look at (so a temporary server is worth
- * starting). */
-bool initdb_d_pending(const char *dir);
+/* 1 when dir holds anything to look at (so a temporary server is worth
+ * starting), 0 when it holds nothing or does not exist, -1 with errno set
+ * when it cannot be read; that failure is the caller's to log. */
+int initdb_d_pending(const char *dir);
 
 /* server_args: the postgres command line the container was given (its -c
  * options apply to the temporary server too); server_env: the server's

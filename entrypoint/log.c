@@ -8,6 +8,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* The step each thread is in (struct step): per thread, as a wipe runs in a
+ * thread of its own while the main thread clones. */
+static _Thread_local const char *current_step;
+
+const char *log_step(const char *fallback)
+{
+    return current_step ? current_step : fallback;
+}
+
 /* The format is read from the environment on every line rather than kept in
  * a global: configuration validates the value, and an unknown value here
  * simply means text. */
@@ -108,6 +117,8 @@ void step_begin(struct step *s, const char *name, const char *fmt, ...)
     va_list ap;
 
     s->name = name;
+    s->outer = current_step;
+    current_step = name;
     clock_gettime(CLOCK_MONOTONIC, &s->started);
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -128,5 +139,17 @@ int step_end(struct step *s, int rc)
 
     snprintf(msg, sizeof(msg), "%s in %.2f s", rc == 0 ? "done" : "failed", d);
     emit(rc == 0 ? LOG_INFO : LOG_ERROR, s->name, msg, d);
+    current_step = s->outer;
     return rc;
+}
+
+void step_detach(struct step *s)
+{
+    current_step = s->outer;
+}
+
+void step_attach(struct step *s)
+{
+    s->outer = current_step;
+    current_step = s->name;
 }

@@ -3,6 +3,7 @@
 #include "fsutil.h"
 #include "log.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +74,10 @@ int pgconf_quote_hba_name(const char *in, char *out, size_t outlen)
 
 static int path_in(char *buf, size_t len, const char *dir, const char *name)
 {
-    return snprintf(buf, len, "%s/%s", dir, name) >= (int)len ? -1 : 0;
+    if (snprintf(buf, len, "%s/%s", dir, name) < (int)len)
+        return 0;
+    log_error(log_step("configure"), "the path \"%s/%s\" is too long", dir, name);
+    return -1;
 }
 
 #define INCLUDE_LINE "include_if_exists = '" PGCONF_SETTINGS_FILE "'"
@@ -133,10 +137,11 @@ static int write_hba(const struct config *cfg)
      * and was told no name lets any role with REPLICATION in, with a password. */
     if (!cfg->repl_password && !cfg->repl_user_explicit) {
         snprintf(user, sizeof(user), "all");
-        log_info("configure", "no POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER: the "
-                              "\"host replication\" lines admit any role with REPLICATION");
+        log_info(log_step("configure"),
+                 "no POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER: the "
+                 "\"host replication\" lines admit any role with REPLICATION");
     } else if (pgconf_quote_hba_name(cfg->repl_user, user, sizeof(user)) < 0) {
-        log_error("configure",
+        log_error(log_step("configure"),
                   "POSTGRES_REPLICATION_USER cannot hold a double quote or control character");
         return -1;
     }
@@ -154,7 +159,7 @@ static int write_hba(const struct config *cfg)
     if (o < sizeof(text))
         o += (size_t)snprintf(text + o, sizeof(text) - o, "host all all all %s\n", method);
     if (o >= sizeof(text)) {
-        log_error("configure", "POSTGRES_REPLICATION_ALLOW is too long");
+        log_error(log_step("configure"), "POSTGRES_REPLICATION_ALLOW is too long");
         return -1;
     }
     if (path_in(path, sizeof(path), cfg->pgdata, "pg_hba.conf") < 0)
@@ -166,8 +171,9 @@ static int write_hba(const struct config *cfg)
                          "# pg-entrypoint: the later lines of POSTGRES_HOST_AUTH_METHOD\n%s%s",
                          cfg->hba_extra, n && cfg->hba_extra[n - 1] != '\n' ? "\n" : "");
         if (w < 0 || (size_t)w >= sizeof(text) - o) {
-            log_error("configure", "POSTGRES_HOST_AUTH_METHOD is too long: its pg_hba lines and "
-                                   "ours must fit in 16 kB");
+            log_error(log_step("configure"),
+                      "POSTGRES_HOST_AUTH_METHOD is too long: its pg_hba lines and "
+                      "ours must fit in 16 kB");
             return -1;
         }
     }
@@ -185,7 +191,7 @@ static int write_hba(const struct config *cfg)
     if (fs_append(path, text, 0600) < 0)
         return -1;
     if (cfg->hba_extra)
-        log_info("configure",
+        log_info(log_step("configure"),
                  "POSTGRES_HOST_AUTH_METHOD: added %d pg_hba line%s after \"host all "
                  "all all %s\"",
                  cfg->hba_extra_records, cfg->hba_extra_records == 1 ? "" : "s", method);
@@ -207,10 +213,12 @@ int pgconf_passfile_text(const struct config *cfg, char *line, size_t len)
 
     if (pgconf_escape_pgpass(cfg->repl_user, user, sizeof(user)) < 0 ||
         pgconf_escape_pgpass(cfg->repl_password, pass, sizeof(pass)) < 0)
-        log_error("configure", "POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER holds a "
-                               "line break or is too long");
-    else
-        n = snprintf(line, len, "*:*:*:%s:%s\n", user, pass);
+        log_error(log_step("configure"),
+                  "POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER holds a "
+                  "line break or is too long");
+    else if ((n = snprintf(line, len, "*:*:*:%s:%s\n", user, pass)) < 0 || (size_t)n >= len)
+        log_error(log_step("configure"),
+                  "the password file line for POSTGRES_REPLICATION_USER is too long");
     explicit_bzero(pass, sizeof(pass));
     return n >= 0 && (size_t)n < len ? n : -1;
 }
@@ -236,13 +244,16 @@ static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
     char *text = NULL, *line, *save = NULL;
     size_t n = 0;
 
-    if (fs_exists(path) && fs_read(path, 1 << 20, &text, &n) < 0)
+    if (fs_exists(path) && fs_read(path, 1 << 20, &text, &n) < 0) {
+        log_error(log_step("configure"), "could not read file \"%s\": %s", path, strerror(errno));
         return -1;
+    }
     /* Every line kept ends with a newline, also a last one that had none in
      * the file: at most n + 1 bytes, and the NUL. */
     char *kept = malloc(n + 2);
     size_t o = 0;
     if (!kept) {
+        log_error(log_step("configure"), "out of memory reading \"%s\"", path);
         free(text);
         return -1;
     }
@@ -272,18 +283,25 @@ int pgconf_write_standby(const struct config *cfg, const char *dir, const char *
 
     if (pgconf_write_passfile(cfg, dir) < 0)
         return -1;
-    if (path_in(passfile, sizeof(passfile), cfg->pgdata, PGCONF_PASSFILE) < 0 ||
-        pgconf_quote_conninfo(cfg->primary_host, host, sizeof(host)) < 0 ||
-        pgconf_quote_conninfo(cfg->repl_user, user, sizeof(user)) < 0 ||
-        pgconf_quote_conninfo(passfile, pf, sizeof(pf)) < 0)
+    if (path_in(passfile, sizeof(passfile), cfg->pgdata, PGCONF_PASSFILE) < 0)
         return -1;
+    if (pgconf_quote_conninfo(cfg->primary_host, host, sizeof(host)) < 0 ||
+        pgconf_quote_conninfo(cfg->repl_user, user, sizeof(user)) < 0 ||
+        pgconf_quote_conninfo(passfile, pf, sizeof(pf)) < 0) {
+        log_error(log_step("configure"),
+                  "POSTGRES_PRIMARY_HOST, POSTGRES_REPLICATION_USER or PGDATA holds a "
+                  "line break or is too long for primary_conninfo");
+        return -1;
+    }
     /* application_name = the slot: what synchronous_standby_names can name */
     if (slot)
         snprintf(app, sizeof(app), " application_name=%s", slot);
     snprintf(conninfo, sizeof(conninfo), "host=%s port=%d user=%s passfile=%s%s", host,
              cfg->primary_port, user, pf, app);
-    if (pgconf_quote_setting(conninfo, q, sizeof(q)) < 0)
+    if (pgconf_quote_setting(conninfo, q, sizeof(q)) < 0) {
+        log_error(log_step("configure"), "primary_conninfo is too long or holds a line break");
         return -1;
+    }
     snprintf(text, sizeof(text),
              STANDBY_COMMENT "\nprimary_conninfo = %s\nprimary_slot_name = '%s'\n", q,
              slot ? slot : "");
@@ -296,6 +314,8 @@ int pgconf_write_standby(const struct config *cfg, const char *dir, const char *
         memcpy(all, kept, kept_len);
         memcpy(all + kept_len, text, strlen(text) + 1);
         rc = fs_write_atomic(path, all, strlen(all), 0600);
+    } else {
+        log_error(log_step("configure"), "out of memory writing \"%s\"", path);
     }
     free(all);
     free(kept);

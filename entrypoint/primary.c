@@ -259,8 +259,14 @@ static int run_init_scripts(const struct config *cfg, const char *const *server_
 {
     char *extra[6] = {0};
 
-    if (!initdb_d_pending(INITDB_D_DIR))
-        return 0;
+    int pending = initdb_d_pending(INITDB_D_DIR);
+    if (pending < 0)
+        log_error("initdb.d",
+                  "could not read directory \"%s\": %s; hint: make it and the scripts in it "
+                  "readable, or mount nothing there",
+                  INITDB_D_DIR, strerror(errno));
+    if (pending <= 0)
+        return pending;
     char **scripts_env = script_env(cfg, env, extra);
     int rc = scripts_env ? initdb_d_run(cfg, INITDB_D_DIR, server_args, env, scripts_env) : -1;
     free(scripts_env);

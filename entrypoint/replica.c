@@ -111,8 +111,9 @@ static int open_anonymous_passfile(const struct config *cfg)
     }
     snprintf(path, sizeof(path), "%s/pgpass", dir);
     int n = pgconf_passfile_text(cfg, line, sizeof(line));
-    if (n >= 0)
-        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (n >= 0 && (fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+        log_error("clone", "could not create a temporary password file in \"%s\": %s", dir,
+                  strerror(errno));
     if (fd >= 0 && write(fd, line, (size_t)n) != n) {
         log_error("clone", "could not write a temporary password file: %s", strerror(errno));
         close(fd);
@@ -191,8 +192,11 @@ static int run_basebackup(const struct config *cfg, const char *target, char *co
                           cfg->slot,
                           NULL};
 
-    if (!child_env || pipe2(out, O_CLOEXEC) < 0)
+    if (!child_env || pipe2(out, O_CLOEXEC) < 0) {
+        log_error("clone", "could not start pg_basebackup: %s",
+                  strerror(child_env ? errno : ENOMEM));
         goto out;
+    }
     struct spawn_io io = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = out[1], .keep_fd = passfd};
     if (proc_spawn(argv, child_env, &io, &pid) < 0) {
         close(out[0]);
@@ -289,10 +293,12 @@ static int clone_from_primary(const struct config *cfg, enum replica_action acti
         rc = fs_move_contents(staging, cfg->pgdata);
     if (rc == 0)
         rc = pgconf_write_standby(cfg, cfg->pgdata, cfg->slot);
-    if (rc == 0 && (unlink(marker) < 0 || fs_fsync_path(cfg->pgdata) < 0)) {
+    if (rc == 0 && unlink(marker) < 0) {
         log_error("clone", "could not remove \"%s\": %s", marker, strerror(errno));
         rc = -1;
     }
+    if (rc == 0)
+        rc = fs_fsync_path(cfg->pgdata);
     return step_end(&s, rc);
 }
 
@@ -324,7 +330,8 @@ static int start_or_clone(const struct flow_ctx *c)
     if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE)
         primary = probe_primary(cfg, local, slot);
     enum replica_action action = datadir_replica_action(state, local, primary, cfg->reseed);
-    if (initdb_d_pending(INITDB_D_DIR))
+    /* only a remark: a replica runs no scripts, so one it cannot read is no error */
+    if (initdb_d_pending(INITDB_D_DIR) == 1)
         log_info("initdb.d",
                  "not running the scripts in %s: a replica's data comes from the primary, which "
                  "ran them",
