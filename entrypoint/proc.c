@@ -16,22 +16,41 @@
 
 static volatile sig_atomic_t stop_signal;
 static volatile sig_atomic_t child_pid;
+/* A SIGHUP arrived (set by the handler) / was reported in the log. */
+static volatile sig_atomic_t hup_seen;
+static bool hup_logged;
 
 static const int handled_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 #define N_HANDLED (sizeof(handled_signals) / sizeof(handled_signals[0]))
 
-/* Forward to the running child's process group (initdb, pg_basebackup and
- * its WAL streamer, ...) so it stops cleanly, and remember the first stop
- * request: every loop checks it. */
+/* Forward a stop signal to the running child's process group (initdb,
+ * pg_basebackup and its WAL streamer, ...) so it stops cleanly, and remember
+ * the first stop request: every loop checks it. SIGHUP means "reload", never
+ * "stop": before postgres runs there is nothing to reload, and initdb or
+ * pg_basebackup would end on it, so it is only noted. */
 static void on_signal(int sig)
 {
     int saved = errno;
-    if (sig != SIGHUP && !stop_signal)
+    if (sig == SIGHUP) {
+        hup_seen = 1;
+        return;
+    }
+    if (!stop_signal)
         stop_signal = sig;
     pid_t c = (pid_t)child_pid;
     if (c > 0)
         kill(-c, sig);
     errno = saved;
+}
+
+/* Says once, from outside the handler, that a SIGHUP was ignored. */
+static void note_hup(void)
+{
+    if (hup_seen && !hup_logged) {
+        hup_logged = true;
+        log_info("signal", "SIGHUP ignored until postgres runs (it means reload; there is nothing "
+                           "to reload yet)");
+    }
 }
 
 void proc_signals_install(void)
@@ -121,6 +140,7 @@ int proc_wait_all(const pid_t *pids, int *statuses, size_t n)
         int st;
         pid_t r = waitpid(-1, &st, 0);
         if (r < 0) {
+            note_hup();
             if (errno == EINTR)
                 continue;
             log_error("wait", "could not wait for process %d: %s", (int)pids[0], strerror(errno));
@@ -184,6 +204,7 @@ int proc_wait_readable(int fd, int timeout_ms, bool for_write)
     double deadline = mono_now() + timeout_ms / 1000.0;
 
     for (;;) {
+        note_hup();
         if (stop_signal)
             return -1;
         /* Slices of 100 ms bound how long a signal that arrives just before
@@ -235,6 +256,7 @@ int proc_exec(const char *const argv[], char *const envp[], int keep_fd)
     sigset_t all, empty;
 
     proc_reap_exited();
+    note_hup();
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
     /* A stop signal that is pending now would be lost once the handlers are

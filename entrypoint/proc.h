@@ -12,7 +12,8 @@
  * command line; 78 (EX_CONFIG) for a configuration error; 128+N after signal N. */
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 64, EXIT_CONFIG = 78 };
 
-/* Installs the handlers for SIGTERM, SIGINT, SIGQUIT and SIGHUP. Call first:
+/* Installs the handlers for SIGTERM, SIGINT, SIGQUIT and SIGHUP (ignored,
+ * and said so once, until exec). Call first:
  * as PID 1, a signal with the default action is silently dropped. */
 void proc_signals_install(void);
 
