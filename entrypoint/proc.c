@@ -81,6 +81,31 @@ static void reset_signals_for_child(const sigset_t *mask)
     sigprocmask(SIG_SETMASK, mask, NULL);
 }
 
+int proc_exec_exit_code(int err)
+{
+    return err == ENOENT || err == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+}
+
+static void log_exec_error(const char *what, int err)
+{
+    log_error("exec", "could not execute \"%s\": %s; hint: %s", what, strerror(err),
+              proc_exec_exit_code(err) == EXIT_NOT_FOUND
+                  ? "check that it is installed and in PATH"
+                  : "check that it is an executable file the user may run");
+}
+
+/* The errno a child sent before exiting on a failed exec, or 0 when the
+ * pipe closed empty (exec succeeded). */
+static int exec_error(int fd)
+{
+    int err = 0;
+    ssize_t r;
+
+    while ((r = read(fd, &err, sizeof(err))) < 0 && errno == EINTR)
+        ;
+    return r == (ssize_t)sizeof(err) ? err : 0;
+}
+
 static void redirect(int from, int to)
 {
     if (from >= 0 && from != to)
@@ -93,12 +118,20 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
 
     /* Blocked across fork: the child must not run our handler, and the parent
      * must record the pid before a signal can be forwarded to it. */
+    /* The child reports a failed exec through this pipe, which exec closes. */
+    int failed[2];
+    if (pipe2(failed, O_CLOEXEC) < 0) {
+        log_error("spawn", "could not create a pipe for \"%s\": %s", argv[0], strerror(errno));
+        return -1;
+    }
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
     pid_t p = fork();
     if (p < 0) {
         int saved = errno;
         sigprocmask(SIG_SETMASK, &old, NULL);
+        close(failed[0]);
+        close(failed[1]);
         log_error("spawn", "could not fork for \"%s\": %s", argv[0], strerror(saved));
         return -1;
     }
@@ -115,9 +148,11 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
                 fcntl(io->keep_fd, F_SETFD, 0);
         }
         execvpe(argv[0], (char *const *)argv, envp);
-        dprintf(STDERR_FILENO, "pg-entrypoint: could not execute \"%s\": %s\n", argv[0],
-                strerror(errno));
-        _exit(127);
+        /* Not logged here: the parent does, once, in the normal format. */
+        int err = errno;
+        ssize_t ignored = write(failed[1], &err, sizeof(err));
+        (void)ignored;
+        _exit(proc_exec_exit_code(err));
     }
     /* Set on both sides of the fork so that it holds whichever runs first. */
     setpgid(p, p);
@@ -126,6 +161,17 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
     /* A stop request that came before the child existed. */
     if (stop_signal)
         kill(-p, stop_signal);
+    close(failed[1]);
+    int err = exec_error(failed[0]);
+    close(failed[0]);
+    if (err) {
+        int st;
+        while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+            ;
+        child_pid = 0;
+        log_exec_error(argv[0], err);
+        return -1;
+    }
     *pid = p;
     return 0;
 }
@@ -277,7 +323,6 @@ int proc_exec(const char *const argv[], char *const envp[], int keep_fd)
     reset_signals_for_child(&empty);
     execvpe(argv[0], (char *const *)argv, envp);
     int saved = errno;
-    log_error("exec", "could not execute \"%s\": %s; hint: check that it is installed and in PATH",
-              argv[0], strerror(saved));
-    return -1;
+    log_exec_error(argv[0], saved);
+    return proc_exec_exit_code(saved);
 }

@@ -9,8 +9,19 @@
 #include <sys/types.h>
 
 /* Exit codes: 0 only through exec; 1 for a runtime failure; 64 for a wrong
- * command line; 78 (EX_CONFIG) for a configuration error; 128+N after signal N. */
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 64, EXIT_CONFIG = 78 };
+ * command line; 78 (EX_CONFIG) for a configuration error; 126 when the
+ * command could not be executed, 127 when it was not found (as shells and
+ * tini do); 128+N after signal N. */
+enum {
+    EXIT_RUNTIME = 1,
+    EXIT_USAGE = 64,
+    EXIT_CONFIG = 78,
+    EXIT_CANNOT_EXEC = 126,
+    EXIT_NOT_FOUND = 127
+};
+
+/* The exit code for an exec that failed with err: 127 or 126. */
+int proc_exec_exit_code(int err);
 
 /* Installs the handlers for SIGTERM, SIGINT, SIGQUIT and SIGHUP (ignored,
  * and said so once, until exec). Call first:
@@ -29,8 +40,9 @@ struct spawn_io {
     int keep_fd;
 };
 
-/* Starts argv[0] (searched in PATH) with envp. Signals received while it
- * runs are forwarded to it. */
+/* Starts argv[0] (searched in PATH) with envp. Stop signals received while
+ * it runs are forwarded to it. Returns only once the exec happened: when it
+ * fails, the child exits (126 or 127), and this logs one line and returns -1. */
 int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_io *io, pid_t *pid);
 
 /* Waits for pid, reaping any other child (orphans reparented to PID 1) on
@@ -65,7 +77,7 @@ void proc_reap_exited(void);
 
 /* The final exec: reaps, restores the signal mask and dispositions, closes
  * every descriptor above stderr except keep_fd, and execs argv with envp.
- * Returns only on failure (logged). */
+ * Returns only on failure, logged once: the exit code to use (126 or 127). */
 int proc_exec(const char *const argv[], char *const envp[], int keep_fd);
 
 /* A copy of envp without secrets (config.h: env_is_secret), plus extra

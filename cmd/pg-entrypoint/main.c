@@ -39,7 +39,8 @@ static const char usage_text[] =
     "PGDATA. See the README for all of them.\n"
     "\n"
     "Exit status: 1 on a runtime failure, 64 on a wrong command line, 78 on a\n"
-    "configuration error, 128+N when stopped by signal N.\n";
+    "configuration error, 126 when the command cannot be executed, 127 when it\n"
+    "is not found, 128+N when stopped by signal N.\n";
 
 /* Only `postgres` with server arguments gets the data directory prepared;
  * `postgres --help` and any other command run as they are. */
@@ -143,8 +144,7 @@ static int run_entrypoint(const char *const *args)
              self.ru_maxrss);
     status_clear(cfg.status_file);
     config_free(&cfg);
-    proc_exec(args, env, lock_fd);
-    rc = EXIT_RUNTIME;
+    rc = proc_exec(args, env, lock_fd);
     goto cleanup;
 out:
     if (status)
