@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,12 @@ static bool hup_logged;
 
 static const int handled_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 #define N_HANDLED (sizeof(handled_signals) / sizeof(handled_signals[0]))
+
+/* The signal mask and the dispositions of handled_signals that we were
+ * started with: every exec (children and the final one) gets them back, as
+ * tini and catatonit do. Zero (empty mask, SIG_DFL) until installed. */
+static sigset_t start_mask;
+static struct sigaction start_actions[N_HANDLED];
 
 /* Forward a stop signal to the running child's process group (initdb,
  * pg_basebackup and its WAL streamer, ...) so it stops cleanly, and remember
@@ -57,11 +64,12 @@ void proc_signals_install(void)
 {
     struct sigaction sa;
 
+    sigprocmask(SIG_SETMASK, NULL, &start_mask);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigfillset(&sa.sa_mask);
     for (size_t i = 0; i < N_HANDLED; i++)
-        sigaction(handled_signals[i], &sa, NULL);
+        sigaction(handled_signals[i], &sa, &start_actions[i]);
 }
 
 int proc_stop_signal(void)
@@ -69,16 +77,29 @@ int proc_stop_signal(void)
     return stop_signal;
 }
 
-static void reset_signals_for_child(const sigset_t *mask)
+/* Just before an exec, with every signal blocked: the dispositions, then
+ * the mask, we were started with. */
+static void restore_start_signals(void)
 {
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < N_HANDLED; i++)
-        sigaction(handled_signals[i], &sa, NULL);
-    sigprocmask(SIG_SETMASK, mask, NULL);
+        sigaction(handled_signals[i], &start_actions[i], NULL);
+    sigprocmask(SIG_SETMASK, &start_mask, NULL);
+}
+
+/* Closes the descriptors lo..hi; where close_range is missing (ENOSYS,
+ * before Linux 5.9 or under a seccomp filter) or refuses (EINVAL), one by
+ * one up to the limit on open descriptors. */
+static void close_fds(unsigned lo, unsigned hi)
+{
+    struct rlimit rl;
+
+    if (lo > hi || close_range(lo, hi, 0) == 0)
+        return;
+    unsigned top = 1U << 20; /* the kernel's default nr_open */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < top)
+        top = (unsigned)rl.rlim_cur;
+    for (unsigned fd = lo; fd <= hi && fd < top; fd++)
+        close((int)fd);
 }
 
 int proc_exec_exit_code(int err)
@@ -136,10 +157,8 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
         return -1;
     }
     if (p == 0) {
-        sigset_t empty;
-        sigemptyset(&empty);
         setpgid(0, 0);
-        reset_signals_for_child(&empty);
+        restore_start_signals();
         if (io) {
             redirect(io->stdin_fd, STDIN_FILENO);
             redirect(io->stdout_fd, STDOUT_FILENO);
@@ -299,7 +318,7 @@ char **proc_clean_env(char *const envp[], const char *const extra[])
 
 int proc_exec(const char *const argv[], char *const envp[], int keep_fd)
 {
-    sigset_t all, empty;
+    sigset_t all;
 
     proc_reap_exited();
     note_hup();
@@ -317,10 +336,13 @@ int proc_exec(const char *const argv[], char *const envp[], int keep_fd)
         exit(128 + stop_signal);
     }
     if (keep_fd > 3)
-        close_range(3, (unsigned)keep_fd - 1, 0);
-    close_range(keep_fd >= 3 ? (unsigned)keep_fd + 1 : 3, ~0U, 0);
-    sigemptyset(&empty);
-    reset_signals_for_child(&empty);
+        close_fds(3, (unsigned)keep_fd - 1);
+    close_fds(keep_fd >= 3 ? (unsigned)keep_fd + 1 : 3, ~0U);
+    /* Opened close-on-exec (the PGDATA lock, so that helpers do not hold
+     * it); postgres keeps it. */
+    if (keep_fd >= 0)
+        fcntl(keep_fd, F_SETFD, 0);
+    restore_start_signals();
     execvpe(argv[0], (char *const *)argv, envp);
     int saved = errno;
     log_exec_error(argv[0], saved);

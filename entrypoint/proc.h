@@ -24,8 +24,9 @@ enum {
 int proc_exec_exit_code(int err);
 
 /* Installs the handlers for SIGTERM, SIGINT, SIGQUIT and SIGHUP (ignored,
- * and said so once, until exec). Call first:
- * as PID 1, a signal with the default action is silently dropped. */
+ * and said so once, until exec), and records the signal mask and the
+ * dispositions found, which every exec (children, final) gets back. Call
+ * first: as PID 1, a signal with the default action is silently dropped. */
 void proc_signals_install(void);
 
 /* The stop signal received so far (SIGTERM, SIGINT or SIGQUIT), or 0. */
@@ -40,7 +41,8 @@ struct spawn_io {
     int keep_fd;
 };
 
-/* Starts argv[0] (searched in PATH) with envp. Stop signals received while
+/* Starts argv[0] (searched in PATH) with envp, in its own process group,
+ * with the signal mask and dispositions found at start. Stop signals received while
  * it runs are forwarded to it. Returns only once the exec happened: when it
  * fails, the child exits (126 or 127), and this logs one line and returns -1. */
 int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_io *io, pid_t *pid);
@@ -75,8 +77,9 @@ int proc_wait_readable(int fd, int timeout_ms, bool for_write);
 /* Reaps every exited child without blocking. */
 void proc_reap_exited(void);
 
-/* The final exec: reaps, restores the signal mask and dispositions, closes
- * every descriptor above stderr except keep_fd, and execs argv with envp.
+/* The final exec: reaps, restores the signal mask and dispositions found at
+ * start, closes every descriptor above stderr except keep_fd (which loses
+ * close-on-exec), and execs argv with envp.
  * Returns only on failure, logged once: the exit code to use (126 or 127). */
 int proc_exec(const char *const argv[], char *const envp[], int keep_fd);
 

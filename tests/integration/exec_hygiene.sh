@@ -1,0 +1,77 @@
+#!/bin/bash
+# exec_hygiene: what a helper inherits. The entrypoint is started (as PID 1)
+# with SIGUSR1 blocked and SIGHUP and SIGUSR2 ignored; an init script in
+# /docker-entrypoint-initdb.d records its own /proc/self/status and open
+# descriptors:
+#  - its signal mask and ignored signals are the ones the entrypoint was
+#    started with (SigBlk = USR1; SigIgn = HUP and USR2), not a reset mask
+#    nor our handlers' defaults;
+#  - it does not hold the PGDATA lock descriptor (nor any descriptor on
+#    PGDATA), while postgres, after the final exec, does.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_faults.sh"
+it_setup 60
+fx_trap
+net_single
+PORT=55972
+PY=/usr/bin/python3
+[ -x "$PY" ] || fail "$PY not found (Debian package python3)"
+
+if [ ! -e /docker-entrypoint-initdb.d ]; then
+    mkdir /docker-entrypoint-initdb.d
+    FX_RMDIRS+=(/docker-entrypoint-initdb.d)
+fi
+mkdir -m 755 "$WORK/initdb.d" "$WORK/out"
+chmod 777 "$WORK/out"
+# (python, not sh: dash clears the signal mask when it starts)
+cat >"$WORK/initdb.d/10-record.sh" <<EOF2
+#!$PY
+import os, subprocess
+out = "$WORK/out"
+with open("/proc/self/status") as f, open(out + "/status", "w") as o:
+    o.writelines(l for l in f if l.startswith(("SigBlk:", "SigIgn:")))
+with open(out + "/fd", "w") as o:
+    for fd in sorted(os.listdir("/proc/self/fd"), key=int):
+        try:
+            o.write(fd + " " + os.readlink("/proc/self/fd/" + fd) + "\\n")
+        except OSError:
+            pass
+with open(out + "/fd-ls", "w") as o:
+    subprocess.run(["ls", "-l", "/proc/self/fd"], stdout=o)
+EOF2
+chmod 755 "$WORK/initdb.d/10-record.sh"
+# A private mount namespace gives only this instance the directory at the
+# fixed path; python then sets the signal state and execs the entrypoint
+# (with SIGPIPE and SIGXFSZ, which python ignores, back to their default).
+# shellcheck disable=SC2016 # $0 and $@ belong to that sh
+LAUNCH_EXEC=(unshare --mount --propagation private -- sh -c 'mount --bind "$0" /docker-entrypoint-initdb.d && exec "$@"'
+    "$WORK/initdb.d" "$PY" -c '
+import os, signal, sys
+for s in (signal.SIGPIPE, signal.SIGXFSZ):
+    signal.signal(s, signal.SIG_DFL)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+os.execv(sys.argv[1], sys.argv[1:])' "$BIN")
+launch_primary p "$NS_1" 127.0.0.1 "$PORT" "$WORK/p" PGPORT="$PORT" PGHOST="$WORK/sock-p"
+wait_ready p 60
+assert_log_has "${ILOG[p]}" "$(step_re initdb.d)running /docker-entrypoint-initdb.d/10-record.sh" "the script did not run"
+[ -s "$WORK/out/status" ] || fail "the script wrote nothing"
+log "the script's $(tr '\n\t' '  ' <"$WORK/out/status")"
+log "the script's descriptors: $(tr '\n' ';' <"$WORK/out/fd")"
+# bits: SIGHUP 1 -> 0x1, SIGUSR1 10 -> 0x200, SIGUSR2 12 -> 0x800
+grep -q '^SigBlk:[[:space:]]*0*200$' "$WORK/out/status" ||
+    fail "the script's signal mask is not the one the entrypoint started with (want SIGUSR1 only): $(grep SigBlk "$WORK/out/status")"
+# (python, which runs the script, ignores SIGPIPE and SIGXFSZ itself)
+ign=$(awk '/^SigIgn:/ { print $2 }' "$WORK/out/status")
+[ $((0x$ign & 0xfff)) = $((0x801)) ] ||
+    fail "the script does not ignore what the entrypoint started ignoring (want SIGHUP and SIGUSR2): $(grep SigIgn "$WORK/out/status")"
+if grep -E " $WORK/p/?\$" "$WORK/out/fd"; then
+    fail "the script inherited a descriptor on PGDATA (the lock)"
+fi
+# postgres (PID 1 after the final exec) holds the lock descriptor.
+held=$(for f in /proc/"${CPID[p]}"/fd/*; do readlink "$f"; done | grep -cx "$WORK/p" || true)
+[ "$held" = 1 ] || fail "postgres holds $held descriptors on PGDATA, want 1 (the lock)"
+flock -n -x "$WORK/p" true && fail "PGDATA is not locked while postgres runs"
+stop p INT
+log "PASS"
