@@ -296,6 +296,17 @@ void proc_reap_exited(void)
         ;
 }
 
+/* True when one of extra sets the variable of entry ("NAME=..."). */
+static bool overridden(const char *entry, const char *const extra[])
+{
+    size_t len = strcspn(entry, "=");
+
+    for (size_t i = 0; extra && extra[i]; i++)
+        if (strncmp(entry, extra[i], len) == 0 && extra[i][len] == '=')
+            return true;
+    return false;
+}
+
 char **proc_clean_env(char *const envp[], const char *const extra[])
 {
     size_t n = 0, e = 0;
@@ -309,7 +320,7 @@ char **proc_clean_env(char *const envp[], const char *const extra[])
         return NULL;
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
-        if (!env_is_secret(envp[i]))
+        if (!env_is_secret(envp[i]) && !overridden(envp[i], extra))
             out[o++] = envp[i];
     for (size_t i = 0; i < e; i++)
         out[o++] = (char *)extra[i];

@@ -84,7 +84,8 @@ void proc_reap_exited(void);
 int proc_exec(const char *const argv[], char *const envp[], int keep_fd);
 
 /* A copy of envp without secrets (config.h: env_is_secret), plus extra
- * entries ("NAME=value", NULL-terminated, may be NULL). Never freed: it lives
+ * entries ("NAME=value", NULL-terminated, may be NULL), which replace the
+ * entries of envp for the same names. Never freed: it lives
  * until exec. */
 char **proc_clean_env(char *const envp[], const char *const extra[]);
 

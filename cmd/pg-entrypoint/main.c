@@ -89,7 +89,7 @@ static int run_entrypoint(const char *const *args)
     struct config cfg;
     struct datadir_facts facts;
     struct runas who;
-    char err[1024], pgdata_env[4200];
+    char err[1024], pgdata_env[4200], home_env[1040];
     char **env = NULL, **base = datadir_environ(environ);
     int rc, lock_fd = -1;
     bool status = false;
@@ -114,8 +114,8 @@ static int run_entrypoint(const char *const *args)
     if (rc != 0)
         goto out;
     rc = EXIT_RUNTIME;
-    if (privs_resolve(&who) < 0 || datadir_prepare(&cfg, &who) < 0 || privs_drop(&who) < 0 ||
-        (lock_fd = datadir_lock(cfg.pgdata)) < 0)
+    if (privs_resolve(&who) < 0 || datadir_prepare(&cfg, &who) < 0 ||
+        privs_drop(&who, cfg.pgdata) < 0 || (lock_fd = datadir_lock(cfg.pgdata)) < 0)
         goto out;
     /* From here until exec, `health` says the node is not ready yet. */
     status_set(cfg.status_file, "starting: PGDATA is %s", datadir_state_name(state));
@@ -123,7 +123,7 @@ static int run_entrypoint(const char *const *args)
     /* postgres finds its data directory through PGDATA, also when only the
      * default (or a Bitnami volume) gave it. */
     snprintf(pgdata_env, sizeof(pgdata_env), "PGDATA=%s", cfg.pgdata);
-    const char *extra[] = {pgdata_env, NULL};
+    const char *extra[] = {pgdata_env, privs_home_env(&who, home_env, sizeof(home_env)), NULL};
     if (!(env = proc_clean_env(base, extra)))
         goto out;
 

@@ -7,7 +7,10 @@
 #    started with (SigBlk = USR1; SigIgn = HUP and USR2), not a reset mask
 #    nor our handlers' defaults;
 #  - it does not hold the PGDATA lock descriptor (nor any descriptor on
-#    PGDATA), while postgres, after the final exec, does.
+#    PGDATA), while postgres, after the final exec, does;
+#  - after the drop from root it runs in postgres's home (or PGDATA when the
+#    home is not reachable), not in the directory the test was started in,
+#    and HOME is that home, for postgres too.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_faults.sh"
 it_setup 60
@@ -36,6 +39,8 @@ with open(out + "/fd", "w") as o:
             o.write(fd + " " + os.readlink("/proc/self/fd/" + fd) + "\\n")
         except OSError:
             pass
+with open(out + "/cwd", "w") as o:
+    o.write(os.getcwd() + "\\n" + os.environ.get("HOME", "(unset)") + "\\n")
 with open(out + "/fd-ls", "w") as o:
     subprocess.run(["ls", "-l", "/proc/self/fd"], stdout=o)
 EOF2
@@ -69,6 +74,17 @@ ign=$(awk '/^SigIgn:/ { print $2 }' "$WORK/out/status")
 if grep -E " $WORK/p/?\$" "$WORK/out/fd"; then
     fail "the script inherited a descriptor on PGDATA (the lock)"
 fi
+# After the drop from root: the working directory is postgres's home (when
+# reachable, else PGDATA), and HOME names it, for the script and postgres.
+home=$(awk -F: '$1 == "postgres" { print $6 }' /etc/passwd)
+want_cwd=$WORK/p
+if runuser -u postgres -- sh -c 'cd "$1"' sh "$home" 2>/dev/null; then want_cwd=$home; fi
+log "the script's working directory and HOME: $(tr '\n' ' ' <"$WORK/out/cwd")(the test runs in $PWD)"
+[ "$(sed -n 1p "$WORK/out/cwd")" = "$want_cwd" ] ||
+    fail "the script runs in \"$(sed -n 1p "$WORK/out/cwd")\", want \"$want_cwd\" (a directory postgres can use)"
+[ "$(sed -n 2p "$WORK/out/cwd")" = "$home" ] ||
+    fail "the script has HOME=$(sed -n 2p "$WORK/out/cwd"), want $home (postgres's home)"
+tr '\0' '\n' <"/proc/${CPID[p]}/environ" | grep -qx "HOME=$home" || fail "postgres does not have HOME=$home"
 # postgres (PID 1 after the final exec) holds the lock descriptor.
 held=$(for f in /proc/"${CPID[p]}"/fd/*; do readlink "$f"; done | grep -cx "$WORK/p" || true)
 [ "$held" = 1 ] || fail "postgres holds $held descriptors on PGDATA, want 1 (the lock)"
