@@ -9,21 +9,17 @@
 #  - it does not hold the PGDATA lock descriptor (nor any descriptor on
 #    PGDATA), while postgres, after the final exec, does;
 #  - after the drop from root it runs in postgres's home (or PGDATA when the
-#    home is not reachable), not in the directory the test was started in,
+#    home is not reachable), not where it was started (/ here),
 #    and HOME is that home, for postgres too.
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/lib_faults.sh"
-it_setup 60
-fx_trap
+source "$(dirname "$0")/lib_ops.sh"
+source "$(dirname "$0")/lib_compat.sh"
+compat_setup 60
 net_single
 PORT=55972
 PY=/usr/bin/python3
 [ -x "$PY" ] || fail "$PY not found (Debian package python3)"
 
-if [ ! -e /docker-entrypoint-initdb.d ]; then
-    mkdir /docker-entrypoint-initdb.d
-    FX_RMDIRS+=(/docker-entrypoint-initdb.d)
-fi
 mkdir -m 755 "$WORK/initdb.d" "$WORK/out"
 chmod 777 "$WORK/out"
 # (python, not sh: dash clears the signal mask when it starts)
@@ -36,7 +32,8 @@ with open("/proc/self/status") as f, open(out + "/status", "w") as o:
 with open(out + "/fd", "w") as o:
     for fd in sorted(os.listdir("/proc/self/fd"), key=int):
         try:
-            o.write(fd + " " + os.readlink("/proc/self/fd/" + fd) + "\\n")
+            st = os.stat("/proc/self/fd/" + fd)
+            o.write("%s %d:%d %s\\n" % (fd, st.st_dev, st.st_ino, os.readlink("/proc/self/fd/" + fd)))
         except OSError:
             pass
 with open(out + "/cwd", "w") as o:
@@ -45,20 +42,26 @@ with open(out + "/fd-ls", "w") as o:
     subprocess.run(["ls", "-l", "/proc/self/fd"], stdout=o)
 EOF2
 chmod 755 "$WORK/initdb.d/10-record.sh"
-# A private mount namespace gives only this instance the directory at the
-# fixed path; python then sets the signal state and execs the entrypoint
-# (with SIGPIPE and SIGXFSZ, which python ignores, back to their default).
-# shellcheck disable=SC2016 # $0 and $@ belong to that sh
-LAUNCH_EXEC=(unshare --mount --propagation private -- sh -c 'mount --bind "$0" /docker-entrypoint-initdb.d && exec "$@"'
-    "$WORK/initdb.d" "$PY" -c '
+# The instance runs under lib_compat's private root, with this directory on
+# /docker-entrypoint-initdb.d; a python wrapper sets the signal state and
+# execs the entrypoint (with SIGPIPE and SIGXFSZ, which python ignores, back
+# to their default).
+cat >"$WORK/sigwrap" <<EOF2
+#!$PY
 import os, signal, sys
 for s in (signal.SIGPIPE, signal.SIGXFSZ):
     signal.signal(s, signal.SIG_DFL)
 signal.signal(signal.SIGHUP, signal.SIG_IGN)
 signal.signal(signal.SIGUSR2, signal.SIG_IGN)
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
-os.execv(sys.argv[1], sys.argv[1:])' "$BIN")
-launch_primary p "$NS_1" 127.0.0.1 "$PORT" "$WORK/p" PGPORT="$PORT" PGHOST="$WORK/sock-p"
+os.execv("$BIN", ["$BIN"] + sys.argv[1:])
+EOF2
+chmod 755 "$WORK/sigwrap"
+real_bin=$BIN
+BIN=$WORK/sigwrap
+CL_INITDB_D=$WORK/initdb.d
+cl_launch p "$NS_1" 127.0.0.1 "$PORT" PGDATA="$WORK/p" POSTGRES_PASSWORD="$SUPERPW"
+BIN=$real_bin
 wait_ready p 60
 assert_log_has "${ILOG[p]}" "$(step_re initdb.d)running /docker-entrypoint-initdb.d/10-record.sh" "the script did not run"
 [ -s "$WORK/out/status" ] || fail "the script wrote nothing"
@@ -71,7 +74,8 @@ grep -q '^SigBlk:[[:space:]]*0*200$' "$WORK/out/status" ||
 ign=$(awk '/^SigIgn:/ { print $2 }' "$WORK/out/status")
 [ $((0x$ign & 0xfff)) = $((0x801)) ] ||
     fail "the script does not ignore what the entrypoint started ignoring (want SIGHUP and SIGUSR2): $(grep SigIgn "$WORK/out/status")"
-if grep -E " $WORK/p/?\$" "$WORK/out/fd"; then
+pgdata_id=$(stat -c '%d:%i' "$WORK/p")
+if grep -E "^[0-9]+ $pgdata_id " "$WORK/out/fd"; then
     fail "the script inherited a descriptor on PGDATA (the lock)"
 fi
 # After the drop from root: the working directory is postgres's home (when
@@ -79,14 +83,14 @@ fi
 home=$(awk -F: '$1 == "postgres" { print $6 }' /etc/passwd)
 want_cwd=$WORK/p
 if runuser -u postgres -- sh -c 'cd "$1"' sh "$home" 2>/dev/null; then want_cwd=$home; fi
-log "the script's working directory and HOME: $(tr '\n' ' ' <"$WORK/out/cwd")(the test runs in $PWD)"
+log "the script's working directory and HOME: $(tr '\n' ' ' <"$WORK/out/cwd")(it was started in /)"
 [ "$(sed -n 1p "$WORK/out/cwd")" = "$want_cwd" ] ||
     fail "the script runs in \"$(sed -n 1p "$WORK/out/cwd")\", want \"$want_cwd\" (a directory postgres can use)"
 [ "$(sed -n 2p "$WORK/out/cwd")" = "$home" ] ||
     fail "the script has HOME=$(sed -n 2p "$WORK/out/cwd"), want $home (postgres's home)"
 tr '\0' '\n' <"/proc/${CPID[p]}/environ" | grep -qx "HOME=$home" || fail "postgres does not have HOME=$home"
 # postgres (PID 1 after the final exec) holds the lock descriptor.
-held=$(for f in /proc/"${CPID[p]}"/fd/*; do readlink "$f"; done | grep -cx "$WORK/p" || true)
+held=$(for f in /proc/"${CPID[p]}"/fd/*; do stat -L -c '%d:%i' "$f" 2>/dev/null; done | grep -cx "$pgdata_id" || true)
 [ "$held" = 1 ] || fail "postgres holds $held descriptors on PGDATA, want 1 (the lock)"
 flock -n -x "$WORK/p" true && fail "PGDATA is not locked while postgres runs"
 stop p INT
