@@ -16,7 +16,16 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_signal;
-static volatile sig_atomic_t child_pid;
+
+/* The children we spawned and have not yet collected: a small fixed table
+ * (the most that run at once is three: the temporary server, and a
+ * decompressor piping into psql). live[i] is read by the signal handler: the
+ * pid to forward stop signals to, 0 once the child has ended. */
+#define MAX_CHILDREN 8
+static volatile sig_atomic_t live[MAX_CHILDREN];
+static pid_t tracked[MAX_CHILDREN];
+static int child_status[MAX_CHILDREN];
+static bool ended[MAX_CHILDREN];
 /* A SIGHUP arrived (set by the handler) / was reported in the log. */
 static volatile sig_atomic_t hup_seen;
 static bool hup_logged;
@@ -30,8 +39,8 @@ static const int handled_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 static sigset_t start_mask;
 static struct sigaction start_actions[N_HANDLED];
 
-/* Forward a stop signal to the running child's process group (initdb,
- * pg_basebackup and its WAL streamer, ...) so it stops cleanly, and remember
+/* Forward a stop signal to the process group of every running child
+ * (initdb, pg_basebackup and its WAL streamer, ...) so it stops cleanly, and remember
  * the first stop request: every loop checks it. SIGHUP means "reload", never
  * "stop": before postgres runs there is nothing to reload, and initdb or
  * pg_basebackup would end on it, so it is only noted. */
@@ -44,10 +53,40 @@ static void on_signal(int sig)
     }
     if (!stop_signal)
         stop_signal = sig;
-    pid_t c = (pid_t)child_pid;
-    if (c > 0)
-        kill(-c, sig);
+    for (size_t i = 0; i < MAX_CHILDREN; i++) {
+        pid_t c = (pid_t)live[i];
+        if (c > 0)
+            kill(-c, sig);
+    }
     errno = saved;
+}
+
+/* The slot of a child we spawned and have not collected, or -1. */
+static int slot_of(pid_t pid)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (pid > 0 && tracked[i] == pid)
+            return i;
+    return -1;
+}
+
+static void release(int i)
+{
+    live[i] = 0;
+    tracked[i] = 0;
+    ended[i] = false;
+}
+
+/* Keeps the wait status of a child of ours that has been reaped; anything
+ * else is an orphan reparented to us (PID 1), now gone. */
+static void record(pid_t pid, int status)
+{
+    int i = slot_of(pid);
+    if (i >= 0 && !ended[i]) {
+        live[i] = 0;
+        ended[i] = true;
+        child_status[i] = status;
+    }
 }
 
 /* Says once, from outside the handler, that a SIGHUP was ignored. */
@@ -139,6 +178,15 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
 
     /* Blocked across fork: the child must not run our handler, and the parent
      * must record the pid before a signal can be forwarded to it. */
+    int slot = -1;
+    for (int i = 0; i < MAX_CHILDREN && slot < 0; i++)
+        if (tracked[i] == 0)
+            slot = i;
+    if (slot < 0) {
+        log_error("spawn", "could not start \"%s\": %d children run already", argv[0],
+                  MAX_CHILDREN);
+        return -1;
+    }
     /* The child reports a failed exec through this pipe, which exec closes. */
     int failed[2];
     if (pipe2(failed, O_CLOEXEC) < 0) {
@@ -175,7 +223,8 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
     }
     /* Set on both sides of the fork so that it holds whichever runs first. */
     setpgid(p, p);
-    child_pid = p;
+    tracked[slot] = p;
+    live[slot] = p;
     sigprocmask(SIG_SETMASK, &old, NULL);
     /* A stop request that came before the child existed. */
     if (stop_signal)
@@ -187,7 +236,7 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
         int st;
         while (waitpid(p, &st, 0) < 0 && errno == EINTR)
             ;
-        child_pid = 0;
+        release(slot);
         log_exec_error(argv[0], err);
         return -1;
     }
@@ -197,11 +246,19 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
 
 int proc_wait_all(const pid_t *pids, int *statuses, size_t n)
 {
-    size_t left = n;
-
-    for (size_t i = 0; i < n; i++)
-        statuses[i] = -1;
-    while (left > 0) {
+    for (;;) {
+        size_t left = 0;
+        for (size_t i = 0; i < n; i++) {
+            int k = slot_of(pids[i]);
+            if (k < 0) {
+                log_error("wait", "could not wait for process %d: not a child of ours",
+                          (int)pids[i]);
+                return -1;
+            }
+            left += !ended[k];
+        }
+        if (left == 0)
+            break;
         int st;
         pid_t r = waitpid(-1, &st, 0);
         if (r < 0) {
@@ -209,18 +266,53 @@ int proc_wait_all(const pid_t *pids, int *statuses, size_t n)
             if (errno == EINTR)
                 continue;
             log_error("wait", "could not wait for process %d: %s", (int)pids[0], strerror(errno));
-            child_pid = 0;
             return -1;
         }
-        /* Not one of ours: an orphan reparented to us (PID 1), now reaped. */
-        for (size_t i = 0; i < n; i++)
-            if (pids[i] == r && statuses[i] == -1) {
-                statuses[i] = st;
-                left--;
-            }
+        record(r, st);
     }
-    child_pid = 0;
+    /* (the same pid may be listed twice) */
+    for (size_t i = 0; i < n; i++)
+        statuses[i] = child_status[slot_of(pids[i])];
+    for (size_t i = 0; i < n; i++) {
+        int k = slot_of(pids[i]);
+        if (k >= 0)
+            release(k);
+    }
     return 0;
+}
+
+int proc_poll(pid_t pid, int *status)
+{
+    int k = slot_of(pid);
+
+    if (k < 0)
+        return -1;
+    proc_reap_exited();
+    if (!ended[k])
+        return 0;
+    if (status)
+        *status = child_status[k];
+    release(k);
+    return 1;
+}
+
+int proc_stop(pid_t pid, int sig, unsigned timeout_ms)
+{
+    int k = slot_of(pid);
+    double deadline = mono_now() + timeout_ms / 1000.0;
+
+    kill(pid, sig);
+    /* Not cut short by a stop request: this is how the stop is carried out. */
+    while (mono_now() < deadline) {
+        proc_reap_exited();
+        if (k >= 0 ? ended[k] : kill(pid, 0) < 0 && errno == ESRCH) {
+            if (k >= 0)
+                release(k);
+            return 0;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 10000000L}, NULL);
+    }
+    return -1;
 }
 
 int proc_wait(pid_t pid, int *status)
@@ -292,8 +384,11 @@ int proc_sleep_ms(unsigned ms)
 
 void proc_reap_exited(void)
 {
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
+    int st;
+    pid_t r;
+
+    while ((r = waitpid(-1, &st, WNOHANG)) > 0)
+        record(r, st);
 }
 
 /* True when one of extra sets the variable of entry ("NAME=..."). */

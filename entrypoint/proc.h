@@ -1,7 +1,8 @@
 /* Everything about processes: PID-1 signal handling, spawning children with
  * an argv (never a shell string), waiting while forwarding signals and
- * reaping orphans, and the final exec. The only global state of the program
- * lives here: which stop signal arrived, and which child to forward it to. */
+ * reaping orphans, stopping with a deadline, and the final exec. The only
+ * global state of the program lives here: which stop signal arrived, and the
+ * table of running children (up to 8) it is forwarded to. */
 #ifndef PGEP_PROC_H
 #define PGEP_PROC_H
 
@@ -47,8 +48,9 @@ struct spawn_io {
  * fails, the child exits (126 or 127), and this logs one line and returns -1. */
 int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_io *io, pid_t *pid);
 
-/* Waits for pid, reaping any other child (orphans reparented to PID 1) on
- * the way. Returns 0 and the wait status. */
+/* Waits for pid (a child from proc_spawn), reaping any other child on the
+ * way (orphans reparented to PID 1; the statuses of our other children are
+ * kept for their own wait). Returns 0 and the wait status. */
 int proc_wait(pid_t pid, int *status);
 
 /* Waits until every one of pids has ended (statuses in the same order),
@@ -74,8 +76,19 @@ int proc_sleep_ms(unsigned ms);
  * 0 on timeout, 1 when readable. */
 int proc_wait_readable(int fd, int timeout_ms, bool for_write);
 
-/* Reaps every exited child without blocking. */
+/* Reaps every exited child without blocking (keeping the statuses of ours). */
 void proc_reap_exited(void);
+
+/* Without blocking: 1 when pid (a child from proc_spawn) has ended, with
+ * its status (status may be NULL), 0 while it runs, -1 when it is not a
+ * child of ours (any more). */
+int proc_poll(pid_t pid, int *status);
+
+/* Sends sig to pid (a child of ours or any other process, e.g. a server an
+ * init script started) and waits until it is gone, reaping on the way, for
+ * at most timeout_ms; a stop request does not cut the wait short. 0 when it
+ * ended, -1 on timeout. */
+int proc_stop(pid_t pid, int sig, unsigned timeout_ms);
 
 /* The final exec: reaps, restores the signal mask and dispositions found at
  * start, closes every descriptor above stderr except keep_fd (which loses
