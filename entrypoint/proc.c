@@ -247,6 +247,7 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
 int proc_wait_all(const pid_t *pids, int *statuses, size_t n)
 {
     for (;;) {
+        note_hup();
         size_t left = 0;
         for (size_t i = 0; i < n; i++) {
             int k = slot_of(pids[i]);
@@ -262,7 +263,6 @@ int proc_wait_all(const pid_t *pids, int *statuses, size_t n)
         int st;
         pid_t r = waitpid(-1, &st, 0);
         if (r < 0) {
-            note_hup();
             if (errno == EINTR)
                 continue;
             log_error("wait", "could not wait for process %d: %s", (int)pids[0], strerror(errno));
