@@ -98,8 +98,8 @@ int proc_exec(const char *const argv[], char *const envp[], int keep_fd);
 
 /* A copy of envp without secrets (config.h: env_is_secret), plus extra
  * entries ("NAME=value", NULL-terminated, may be NULL), which replace the
- * entries of envp for the same names. Never freed: it lives
- * until exec. */
+ * entries of envp for the same names. The strings are not
+ * copied; the array is the caller's to free. */
 char **proc_clean_env(char *const envp[], const char *const extra[]);
 
 #endif
