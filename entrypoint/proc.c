@@ -40,10 +40,10 @@ static sigset_t start_mask;
 static struct sigaction start_actions[N_HANDLED];
 
 /* Forward a stop signal to the process group of every running child
- * (initdb, pg_basebackup and its WAL streamer, ...) so it stops cleanly, and remember
- * the first stop request: every loop checks it. SIGHUP means "reload", never
- * "stop": before postgres runs there is nothing to reload, and initdb or
- * pg_basebackup would end on it, so it is only noted. */
+ * (initdb, pg_basebackup and its WAL streamer, ...) so it stops cleanly, and
+ * remember the first stop request: every loop checks it. SIGHUP means
+ * "reload", never "stop": before postgres runs there is nothing to reload,
+ * and initdb or pg_basebackup would end on it, so it is only noted. */
 static void on_signal(int sig)
 {
     int saved = errno;
