@@ -17,6 +17,7 @@
 
 #define SERVER_START_TIMEOUT_S 60
 #define SERVER_STOP_TIMEOUT_S 60
+#define HELPER_STOP_TIMEOUT_S 10
 #define SOURCED_ENV_MAX (1 << 20)
 
 bool initdb_d_pending(const char *dir)
@@ -224,8 +225,7 @@ static int run_sql(const struct config *cfg, const char *path, const char *decom
     int rc = proc_spawn(unpack, env, &out, &pids[0]);
     if (rc == 0 && proc_spawn(psql, env, &in, &pids[1]) < 0) {
         rc = -1;
-        kill(pids[0], SIGTERM);
-        pids[1] = pids[0];
+        proc_stop(pids[0], SIGTERM, HELPER_STOP_TIMEOUT_S * 1000);
     }
     close(p[0]);
     close(p[1]);
