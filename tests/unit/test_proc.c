@@ -1,15 +1,21 @@
 /* proc.c: spawn, wait and poll for several children, stop with a deadline,
  * exit codes, an exec failure reported once, SIGHUP ignored and stop signals
- * forwarded, and the environment handed to children. */
+ * forwarded, the environment handed to children, and the descriptors the
+ * final exec leaves open (with close_range, and without it). */
 #include "check.h"
 #include "log.h"
 #include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,6 +216,56 @@ static void test_clean_env(void)
     free(out);
 }
 
+/* In the child of a fork: close_range fails with ENOSYS from now on, as
+ * under an old kernel or a container runtime's seccomp profile. */
+static int forbid_close_range(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_close_range, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+        return -1;
+    return syscall(__NR_close_range, 3, 3, 0) < 0 && errno == ENOSYS ? 0 : -1;
+}
+
+/* The final exec keeps stdio and keep_fd (opened close-on-exec, like the
+ * PGDATA lock) and nothing else: what the exec'd shell has open is listed. */
+static void expect_exec_fds(bool without_close_range)
+{
+    char path[] = "/tmp/pgep-test-proc-fds.XXXXXX", got[256] = "";
+    int out = mkstemp(path);
+    CHECK(out >= 0);
+    pid_t p = fork();
+    if (p == 0) {
+        dup2(out, STDOUT_FILENO);
+        int stray = open("/dev/null", O_RDONLY); /* not close-on-exec */
+        dup2(stray, 17);
+        dup2(stray, 200);
+        int keep = fcntl(stray, F_DUPFD_CLOEXEC, 9);
+        if (keep != 9 || (without_close_range && forbid_close_range() < 0))
+            _exit(99);
+        const char *argv[] = {
+            "/bin/sh", "-c",
+            "for f in /proc/$$/fd/*; do [ -e \"$f\" ] && printf '%s ' \"${f##*/}\"; done; echo",
+            NULL};
+        _exit(proc_exec(argv, NULL, keep));
+    }
+    int st = -1;
+    CHECK(waitpid(p, &st, 0) == p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ssize_t n = pread(out, got, sizeof(got) - 1, 0);
+    got[n > 0 ? n : 0] = '\0';
+    CHECK_STR(got, "0 1 2 9 \n"); /* (the glob's own descriptor is gone) */
+    close(out);
+    unlink(path);
+}
+
 /* Last: a stop signal stays recorded for the rest of the process. */
 static void test_signals(void)
 {
@@ -244,6 +300,8 @@ int main(void)
     test_stop_with_deadline();
     test_table_full();
     test_clean_env();
+    expect_exec_fds(false);
+    expect_exec_fds(true);
     test_signals();
     return check_done("test_proc");
 }
