@@ -10,7 +10,7 @@
 #    line names it, as JSON, nothing but JSON on stderr (no raw text from
 #    the child), and the only other ERROR line is the step's "failed in N s".
 source "$(dirname "$0")/lib.sh"
-it_setup 60
+it_setup 85
 net_single
 PY=/usr/bin/python3
 [ -x "$PY" ] || fail "$PY not found (Debian package python3)"

@@ -5,7 +5,7 @@
 # SIGHUP is ignored until postgres runs, and the primary comes up.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_faults.sh"
-it_setup 60
+it_setup 85
 net_single
 PORT=55970
 
