@@ -193,8 +193,10 @@ int datadir_prepare(const struct config *cfg, const struct runas *who)
 
 int datadir_lock(const char *pgdata)
 {
-    /* Deliberately without O_CLOEXEC: the postmaster inherits it. */
-    int fd = open(pgdata, O_RDONLY | O_DIRECTORY);
+    /* Close-on-exec so that helpers (initdb, pg_basebackup, scripts) do not
+     * hold the lock; the final exec (proc_exec's keep_fd) hands it to the
+     * postmaster. */
+    int fd = open(pgdata, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (fd < 0) {
         log_error("lock", "could not open \"%s\": %s", pgdata, strerror(errno));

@@ -72,7 +72,8 @@ enum replica_action datadir_replica_action(enum datadir_state state, uint64_t lo
 int datadir_prepare(const struct config *cfg, const struct runas *who);
 
 /* Takes an exclusive flock on the PGDATA directory and returns its
- * descriptor, which is kept open across exec so that postgres holds the lock
+ * descriptor, close-on-exec so that helpers do not inherit it; the final
+ * exec keeps it open (proc_exec's keep_fd) so that postgres holds the lock
  * for as long as it runs: a second container started on the same volume by
  * mistake is refused instead of wiping or starting a second postmaster.
  * (A lock file inside PGDATA would make initdb refuse the directory.) */

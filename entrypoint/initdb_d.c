@@ -14,11 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define SERVER_START_TIMEOUT_S 60
 #define SERVER_STOP_TIMEOUT_S 60
+#define HELPER_STOP_TIMEOUT_S 10
 #define SOURCED_ENV_MAX (1 << 20)
 
 static int visible_entry(int dirfd, const char *name, const struct stat *st, void *arg)
@@ -91,7 +91,7 @@ static int start_server(const struct config *cfg, const char *const *server_args
     double deadline = mono_now() + SERVER_START_TIMEOUT_S;
     while (mono_now() < deadline) {
         int st;
-        if (waitpid(*pid, &st, WNOHANG) == *pid) {
+        if (proc_poll(*pid, &st) == 1) {
             proc_check_status("initdb.d", "the temporary server", st);
             return -1;
         }
@@ -111,7 +111,7 @@ static int stop_server(const struct config *cfg, pid_t ours)
 {
     pid_t pid = ours;
 
-    if (ours <= 0 || waitpid(ours, NULL, WNOHANG) != 0) {
+    if (ours <= 0 || proc_poll(ours, NULL) != 0) {
         char path[PATH_MAX], line[32];
         snprintf(path, sizeof(path), "%s/postmaster.pid", cfg->pgdata);
         FILE *f = fopen(path, "re");
@@ -124,14 +124,8 @@ static int stop_server(const struct config *cfg, pid_t ours)
         pid = (pid_t)p;
         log_info("initdb.d", "stopping the server an init script started (pid %d)", (int)pid);
     }
-    kill(pid, SIGINT); /* fast shutdown */
-    double deadline = mono_now() + SERVER_STOP_TIMEOUT_S;
-    while (mono_now() < deadline) {
-        proc_reap_exited();
-        if (kill(pid, 0) < 0 && errno == ESRCH)
-            return 0;
-        nanosleep(&(struct timespec){.tv_nsec = 10000000L}, NULL);
-    }
+    if (proc_stop(pid, SIGINT /* fast shutdown */, SERVER_STOP_TIMEOUT_S * 1000) == 0)
+        return 0;
     log_error("initdb.d", "the temporary server (pid %d) did not stop within %d s", (int)pid,
               SERVER_STOP_TIMEOUT_S);
     return -1;
@@ -234,8 +228,7 @@ static int run_sql(const struct config *cfg, const char *path, const char *decom
     int rc = proc_spawn(unpack, env, &out, &pids[0]);
     if (rc == 0 && proc_spawn(psql, env, &in, &pids[1]) < 0) {
         rc = -1;
-        kill(pids[0], SIGTERM);
-        pids[1] = pids[0];
+        proc_stop(pids[0], SIGTERM, HELPER_STOP_TIMEOUT_S * 1000);
     }
     close(p[0]);
     close(p[1]);

@@ -84,6 +84,7 @@ int privs_resolve(struct runas *who)
     who->uid = pw.pw_uid;
     who->gid = pw.pw_gid;
     who->started_as_root = true;
+    snprintf(who->home, sizeof(who->home), "%s", pw.pw_dir ? pw.pw_dir : "");
     return 0;
 }
 
@@ -106,7 +107,29 @@ static int verify_dropped(const struct runas *who)
     return 0;
 }
 
-int privs_drop(const struct runas *who)
+/* The working directory we were started in may not be reachable for the
+ * user: move to one that is, so that helpers and postgres do not start in a
+ * directory they cannot read. */
+static void settle_cwd(const struct runas *who, const char *pgdata)
+{
+    const char *const candidates[] = {who->home, pgdata, "/"};
+
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+        if (candidates[i] && candidates[i][0] == '/' && chdir(candidates[i]) == 0)
+            return;
+    log_warn("privileges", "could not change to any of \"%s\", \"%s\" or /: %s", who->home,
+             pgdata ? pgdata : "", strerror(errno));
+}
+
+const char *privs_home_env(const struct runas *who, char *buf, size_t len)
+{
+    if (!who->started_as_root || !who->home[0])
+        return NULL;
+    snprintf(buf, len, "HOME=%s", who->home);
+    return buf;
+}
+
+int privs_drop(const struct runas *who, const char *pgdata)
 {
     gid_t groups[64];
 
@@ -120,6 +143,7 @@ int privs_drop(const struct runas *who)
     }
     if (verify_dropped(who) < 0)
         return -1;
+    settle_cwd(who, pgdata);
     log_info("privileges", "running as %s (uid %u, gid %u)", who->name, (unsigned)who->uid,
              (unsigned)who->gid);
     return 0;

@@ -10,39 +10,105 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_signal;
-static volatile sig_atomic_t child_pid;
+
+/* The children we spawned and have not yet collected: a small fixed table
+ * (the most that run at once is three: the temporary server, and a
+ * decompressor piping into psql). live[i] is read by the signal handler: the
+ * pid to forward stop signals to, 0 once the child has ended. */
+#define MAX_CHILDREN 8
+static volatile sig_atomic_t live[MAX_CHILDREN];
+static pid_t tracked[MAX_CHILDREN];
+static int child_status[MAX_CHILDREN];
+static bool ended[MAX_CHILDREN];
+/* A SIGHUP arrived (set by the handler) / was reported in the log. */
+static volatile sig_atomic_t hup_seen;
+static bool hup_logged;
 
 static const int handled_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP};
 #define N_HANDLED (sizeof(handled_signals) / sizeof(handled_signals[0]))
 
-/* Forward to the running child's process group (initdb, pg_basebackup and
- * its WAL streamer, ...) so it stops cleanly, and remember the first stop
- * request: every loop checks it. */
+/* The signal mask and the dispositions of handled_signals that we were
+ * started with: every exec (children and the final one) gets them back, as
+ * tini and catatonit do. Zero (empty mask, SIG_DFL) until installed. */
+static sigset_t start_mask;
+static struct sigaction start_actions[N_HANDLED];
+
+/* Forward a stop signal to the process group of every running child
+ * (initdb, pg_basebackup and its WAL streamer, ...) so it stops cleanly, and
+ * remember the first stop request: every loop checks it. SIGHUP means
+ * "reload", never "stop": before postgres runs there is nothing to reload,
+ * and initdb or pg_basebackup would end on it, so it is only noted. */
 static void on_signal(int sig)
 {
     int saved = errno;
-    if (sig != SIGHUP && !stop_signal)
+    if (sig == SIGHUP) {
+        hup_seen = 1;
+        return;
+    }
+    if (!stop_signal)
         stop_signal = sig;
-    pid_t c = (pid_t)child_pid;
-    if (c > 0)
-        kill(-c, sig);
+    for (size_t i = 0; i < MAX_CHILDREN; i++) {
+        pid_t c = (pid_t)live[i];
+        if (c > 0)
+            kill(-c, sig);
+    }
     errno = saved;
+}
+
+/* The slot of a child we spawned and have not collected, or -1. */
+static int slot_of(pid_t pid)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (pid > 0 && tracked[i] == pid)
+            return i;
+    return -1;
+}
+
+static void release(int i)
+{
+    live[i] = 0;
+    tracked[i] = 0;
+    ended[i] = false;
+}
+
+/* Keeps the wait status of a child of ours that has been reaped; anything
+ * else is an orphan reparented to us (PID 1), now gone. */
+static void record(pid_t pid, int status)
+{
+    int i = slot_of(pid);
+    if (i >= 0 && !ended[i]) {
+        live[i] = 0;
+        ended[i] = true;
+        child_status[i] = status;
+    }
+}
+
+/* Says once, from outside the handler, that a SIGHUP was ignored. */
+static void note_hup(void)
+{
+    if (hup_seen && !hup_logged) {
+        hup_logged = true;
+        log_info("signal", "SIGHUP ignored until postgres runs (it means reload; there is nothing "
+                           "to reload yet)");
+    }
 }
 
 void proc_signals_install(void)
 {
     struct sigaction sa;
 
+    sigprocmask(SIG_SETMASK, NULL, &start_mask);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigfillset(&sa.sa_mask);
     for (size_t i = 0; i < N_HANDLED; i++)
-        sigaction(handled_signals[i], &sa, NULL);
+        sigaction(handled_signals[i], &sa, &start_actions[i]);
 }
 
 int proc_stop_signal(void)
@@ -50,16 +116,54 @@ int proc_stop_signal(void)
     return stop_signal;
 }
 
-static void reset_signals_for_child(const sigset_t *mask)
+/* Just before an exec, with every signal blocked: the dispositions, then
+ * the mask, we were started with. */
+static void restore_start_signals(void)
 {
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < N_HANDLED; i++)
-        sigaction(handled_signals[i], &sa, NULL);
-    sigprocmask(SIG_SETMASK, mask, NULL);
+        sigaction(handled_signals[i], &start_actions[i], NULL);
+    sigprocmask(SIG_SETMASK, &start_mask, NULL);
+}
+
+/* Closes the descriptors lo..hi; where close_range is missing (ENOSYS,
+ * before Linux 5.9 or under a seccomp filter) or refuses (EINVAL), one by
+ * one up to the limit on open descriptors. */
+static void close_fds(unsigned lo, unsigned hi)
+{
+    struct rlimit rl;
+
+    if (lo > hi || close_range(lo, hi, 0) == 0)
+        return;
+    unsigned top = 1U << 20; /* the kernel's default nr_open */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < top)
+        top = (unsigned)rl.rlim_cur;
+    for (unsigned fd = lo; fd <= hi && fd < top; fd++)
+        close((int)fd);
+}
+
+int proc_exec_exit_code(int err)
+{
+    return err == ENOENT || err == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+}
+
+static void log_exec_error(const char *what, int err)
+{
+    log_error("exec", "could not execute \"%s\": %s; hint: %s", what, strerror(err),
+              proc_exec_exit_code(err) == EXIT_NOT_FOUND
+                  ? "check that it is installed and in PATH"
+                  : "check that it is an executable file the user may run");
+}
+
+/* The errno a child sent before exiting on a failed exec, or 0 when the
+ * pipe closed empty (exec succeeded). */
+static int exec_error(int fd)
+{
+    int err = 0;
+    ssize_t r;
+
+    while ((r = read(fd, &err, sizeof(err))) < 0 && errno == EINTR)
+        ;
+    return r == (ssize_t)sizeof(err) ? err : 0;
 }
 
 static void redirect(int from, int to)
@@ -74,20 +178,35 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
 
     /* Blocked across fork: the child must not run our handler, and the parent
      * must record the pid before a signal can be forwarded to it. */
+    int slot = -1;
+    for (int i = 0; i < MAX_CHILDREN && slot < 0; i++)
+        if (tracked[i] == 0)
+            slot = i;
+    if (slot < 0) {
+        log_error("spawn", "could not start \"%s\": %d children run already", argv[0],
+                  MAX_CHILDREN);
+        return -1;
+    }
+    /* The child reports a failed exec through this pipe, which exec closes. */
+    int failed[2];
+    if (pipe2(failed, O_CLOEXEC) < 0) {
+        log_error("spawn", "could not create a pipe for \"%s\": %s", argv[0], strerror(errno));
+        return -1;
+    }
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
     pid_t p = fork();
     if (p < 0) {
         int saved = errno;
         sigprocmask(SIG_SETMASK, &old, NULL);
+        close(failed[0]);
+        close(failed[1]);
         log_error("spawn", "could not fork for \"%s\": %s", argv[0], strerror(saved));
         return -1;
     }
     if (p == 0) {
-        sigset_t empty;
-        sigemptyset(&empty);
         setpgid(0, 0);
-        reset_signals_for_child(&empty);
+        restore_start_signals();
         if (io) {
             redirect(io->stdin_fd, STDIN_FILENO);
             redirect(io->stdout_fd, STDOUT_FILENO);
@@ -96,46 +215,104 @@ int proc_spawn(const char *const argv[], char *const envp[], const struct spawn_
                 fcntl(io->keep_fd, F_SETFD, 0);
         }
         execvpe(argv[0], (char *const *)argv, envp);
-        dprintf(STDERR_FILENO, "pg-entrypoint: could not execute \"%s\": %s\n", argv[0],
-                strerror(errno));
-        _exit(127);
+        /* Not logged here: the parent does, once, in the normal format. */
+        int err = errno;
+        ssize_t ignored = write(failed[1], &err, sizeof(err));
+        (void)ignored;
+        _exit(proc_exec_exit_code(err));
     }
     /* Set on both sides of the fork so that it holds whichever runs first. */
     setpgid(p, p);
-    child_pid = p;
+    tracked[slot] = p;
+    live[slot] = p;
     sigprocmask(SIG_SETMASK, &old, NULL);
     /* A stop request that came before the child existed. */
     if (stop_signal)
         kill(-p, stop_signal);
+    close(failed[1]);
+    int err = exec_error(failed[0]);
+    close(failed[0]);
+    if (err) {
+        int st;
+        while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+            ;
+        release(slot);
+        log_exec_error(argv[0], err);
+        return -1;
+    }
     *pid = p;
     return 0;
 }
 
 int proc_wait_all(const pid_t *pids, int *statuses, size_t n)
 {
-    size_t left = n;
-
-    for (size_t i = 0; i < n; i++)
-        statuses[i] = -1;
-    while (left > 0) {
+    for (;;) {
+        note_hup();
+        size_t left = 0;
+        for (size_t i = 0; i < n; i++) {
+            int k = slot_of(pids[i]);
+            if (k < 0) {
+                log_error("wait", "could not wait for process %d: not a child of ours",
+                          (int)pids[i]);
+                return -1;
+            }
+            left += !ended[k];
+        }
+        if (left == 0)
+            break;
         int st;
         pid_t r = waitpid(-1, &st, 0);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
             log_error("wait", "could not wait for process %d: %s", (int)pids[0], strerror(errno));
-            child_pid = 0;
             return -1;
         }
-        /* Not one of ours: an orphan reparented to us (PID 1), now reaped. */
-        for (size_t i = 0; i < n; i++)
-            if (pids[i] == r && statuses[i] == -1) {
-                statuses[i] = st;
-                left--;
-            }
+        record(r, st);
     }
-    child_pid = 0;
+    /* (the same pid may be listed twice) */
+    for (size_t i = 0; i < n; i++)
+        statuses[i] = child_status[slot_of(pids[i])];
+    for (size_t i = 0; i < n; i++) {
+        int k = slot_of(pids[i]);
+        if (k >= 0)
+            release(k);
+    }
     return 0;
+}
+
+int proc_poll(pid_t pid, int *status)
+{
+    int k = slot_of(pid);
+
+    if (k < 0)
+        return -1;
+    proc_reap_exited();
+    if (!ended[k])
+        return 0;
+    if (status)
+        *status = child_status[k];
+    release(k);
+    return 1;
+}
+
+int proc_stop(pid_t pid, int sig, unsigned timeout_ms)
+{
+    int k = slot_of(pid);
+    double deadline = mono_now() + timeout_ms / 1000.0;
+
+    kill(pid, sig);
+    /* Not cut short by a stop request: this is how the stop is carried out. */
+    while (mono_now() < deadline) {
+        proc_reap_exited();
+        if (k >= 0 ? ended[k] : kill(pid, 0) < 0 && errno == ESRCH) {
+            if (k >= 0)
+                release(k);
+            return 0;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 10000000L}, NULL);
+    }
+    return -1;
 }
 
 int proc_wait(pid_t pid, int *status)
@@ -184,6 +361,7 @@ int proc_wait_readable(int fd, int timeout_ms, bool for_write)
     double deadline = mono_now() + timeout_ms / 1000.0;
 
     for (;;) {
+        note_hup();
         if (stop_signal)
             return -1;
         /* Slices of 100 ms bound how long a signal that arrives just before
@@ -206,8 +384,22 @@ int proc_sleep_ms(unsigned ms)
 
 void proc_reap_exited(void)
 {
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
+    int st;
+    pid_t r;
+
+    while ((r = waitpid(-1, &st, WNOHANG)) > 0)
+        record(r, st);
+}
+
+/* True when one of extra sets the variable of entry ("NAME=..."). */
+static bool overridden(const char *entry, const char *const extra[])
+{
+    size_t len = strcspn(entry, "=");
+
+    for (size_t i = 0; extra && extra[i]; i++)
+        if (strncmp(entry, extra[i], len) == 0 && extra[i][len] == '=')
+            return true;
+    return false;
 }
 
 char **proc_clean_env(char *const envp[], const char *const extra[])
@@ -223,7 +415,7 @@ char **proc_clean_env(char *const envp[], const char *const extra[])
         return NULL;
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
-        if (!env_is_secret(envp[i]))
+        if (!env_is_secret(envp[i]) && !overridden(envp[i], extra))
             out[o++] = envp[i];
     for (size_t i = 0; i < e; i++)
         out[o++] = (char *)extra[i];
@@ -232,9 +424,10 @@ char **proc_clean_env(char *const envp[], const char *const extra[])
 
 int proc_exec(const char *const argv[], char *const envp[], int keep_fd)
 {
-    sigset_t all, empty;
+    sigset_t all;
 
     proc_reap_exited();
+    note_hup();
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, NULL);
     /* A stop signal that is pending now would be lost once the handlers are
@@ -249,13 +442,15 @@ int proc_exec(const char *const argv[], char *const envp[], int keep_fd)
         exit(128 + stop_signal);
     }
     if (keep_fd > 3)
-        close_range(3, (unsigned)keep_fd - 1, 0);
-    close_range(keep_fd >= 3 ? (unsigned)keep_fd + 1 : 3, ~0U, 0);
-    sigemptyset(&empty);
-    reset_signals_for_child(&empty);
+        close_fds(3, (unsigned)keep_fd - 1);
+    close_fds(keep_fd >= 3 ? (unsigned)keep_fd + 1 : 3, ~0U);
+    /* Opened close-on-exec (the PGDATA lock, so that helpers do not hold
+     * it); postgres keeps it. */
+    if (keep_fd >= 0)
+        fcntl(keep_fd, F_SETFD, 0);
+    restore_start_signals();
     execvpe(argv[0], (char *const *)argv, envp);
     int saved = errno;
-    log_error("exec", "could not execute \"%s\": %s; hint: check that it is installed and in PATH",
-              argv[0], strerror(saved));
-    return -1;
+    log_exec_error(argv[0], saved);
+    return proc_exec_exit_code(saved);
 }

@@ -41,7 +41,8 @@ static const char usage_text[] =
     "PGDATA. See the README for all of them.\n"
     "\n"
     "Exit status: 1 on a runtime failure, 64 on a wrong command line, 78 on a\n"
-    "configuration error, 128+N when stopped by signal N.\n";
+    "configuration error, 126 when the command cannot be executed, 127 when it\n"
+    "is not found, 128+N when stopped by signal N.\n";
 
 /* Only `postgres` with server arguments gets the data directory prepared;
  * `postgres --help` and any other command run as they are. */
@@ -107,7 +108,7 @@ static int run_entrypoint(const char *const *args)
     struct config cfg;
     struct datadir_facts facts;
     struct runas who;
-    char err[1024], pgdata_env[4200];
+    char err[1024], pgdata_env[4200], home_env[1040];
     char **env = NULL, **base = config_bitnami_environ(environ);
     int rc, lock_fd = -1;
     bool status = false;
@@ -132,8 +133,8 @@ static int run_entrypoint(const char *const *args)
     if (rc != 0)
         goto out;
     rc = EXIT_RUNTIME;
-    if (privs_resolve(&who) < 0 || datadir_prepare(&cfg, &who) < 0 || privs_drop(&who) < 0 ||
-        (lock_fd = datadir_lock(cfg.pgdata)) < 0)
+    if (privs_resolve(&who) < 0 || datadir_prepare(&cfg, &who) < 0 ||
+        privs_drop(&who, cfg.pgdata) < 0 || (lock_fd = datadir_lock(cfg.pgdata)) < 0)
         goto out;
     /* From here until exec, `health` says the node is not ready yet. */
     status_set(cfg.status_file, "starting: PGDATA is %s", datadir_state_name(state));
@@ -141,7 +142,7 @@ static int run_entrypoint(const char *const *args)
     /* postgres finds its data directory through PGDATA, also when only the
      * default (or a Bitnami volume) gave it. */
     snprintf(pgdata_env, sizeof(pgdata_env), "PGDATA=%s", cfg.pgdata);
-    const char *extra[] = {pgdata_env, NULL};
+    const char *extra[] = {pgdata_env, privs_home_env(&who, home_env, sizeof(home_env)), NULL};
     if (!(env = proc_clean_env(base, extra)))
         goto out;
 
@@ -163,8 +164,7 @@ static int run_entrypoint(const char *const *args)
              self.ru_maxrss);
     status_clear(cfg.status_file);
     config_free(&cfg);
-    proc_exec(args, env, lock_fd);
-    rc = EXIT_RUNTIME;
+    rc = proc_exec(args, env, lock_fd);
     goto cleanup;
 out:
     if (status)
