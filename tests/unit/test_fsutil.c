@@ -255,6 +255,14 @@ static void test_discard(void)
     int rc = discard_begin(&d, data, keep, always);
     CHECK(rc == -1 || discard_end(&d) == -1);
     CHECK(there("sddata/" DATADIR_CLONE_MARKER));
+    /* The marker is kept whether or not the stop was honoured, so the line
+     * above alone cannot tell a stopped discard from a finished one. Stopped,
+     * the old contents are still there (set aside or in place), and the next
+     * start reads the directory as an interrupted clone: it wipes again. */
+    CHECK(there("sddata/" DISCARD_TRASH "/base/1/1259") || there("sddata/base/1/1259"));
+    CHECK(there("sddata/" DISCARD_TRASH "/.hidden") || there("sddata/.hidden"));
+    struct datadir_facts f;
+    CHECK(datadir_inspect(data, &f) == 0 && datadir_classify(&f) == DATADIR_CLONE_INTERRUPTED);
 }
 
 static void test_atomic_write_and_move(void)
