@@ -28,7 +28,7 @@
 #    replication user, and no rule lets a non-loopback address in with trust
 #    or lets any user but the replication user replicate from the network.
 source "$(dirname "$0")/lib.sh"
-it_setup 58
+it_setup 340
 net_pair
 P_PORT=55920
 B_PORT=55921

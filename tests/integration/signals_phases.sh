@@ -20,7 +20,7 @@
 # The time to exit is printed; the 5 s bound is only a hang guard.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_faults.sh"
-it_setup 85
+it_setup 1000
 fx_trap
 net_pair
 P_PORT=55720
@@ -54,7 +54,7 @@ replica_converges()
     local id=$1 data=$2 what=$3 n
     shift 3
     launch_replica "$id" "$NS_R" "$R_ADDR" "$R_PORT" "$data" "$@"
-    wait_ready "$id" 60
+    wait_ready "$id"
     poll 30 "$what: $id streams" q_is "$id" 'select status from pg_stat_wal_receiver' streaming
     n=$(q p "insert into marks (note) values ('$what') returning id")
     poll 20 "$what: a new row reaches $id" q_is "$id" "select note from marks where id = $n" "$what"
@@ -177,11 +177,12 @@ LAUNCH_EXEC=(unshare --mount --propagation private -- sh -c 'mount --bind "$0" /
 # official image; defaults 5432 and /var/run/postgresql): both point into
 # this test's own directory, so that its socket cannot meet another server's.
 launch_primary ps "$NS_P" "$P_ADDR" 55725 "$WORK/ps" PGPORT=55725 PGHOST="$WORK/sock-ps"
-fx_wait_log ps "$(step_re initdb.d)running /docker-entrypoint-initdb.d/10-sleep.sh" 30 ||
+fx_wait_log ps "$(step_re initdb.d)running /docker-entrypoint-initdb.d/10-sleep.sh" 300 ||
     fail "init scripts: 10-sleep.sh never ran"
-sleep 0.5
-signal_phase ps TERM 143 "init script"
+# The script is in its sleep once it has said so (a condition, not a pause).
 out=${ILOG[ps]%.log}.out
+poll 60 "init script: 10-sleep.sh says it sleeps" grep -q '10-sleep.sh: sleeping' "$out"
+signal_phase ps TERM 143 "init script"
 grep -q '10-sleep.sh: sleeping' "$out" || fail "init script: the script did not run (nothing in $(basename "$out"))"
 assert_log_lacks "$out" "10-sleep.sh: done" "init script: the script ran to its end"
 [ ! -e "$WORK/ps/postmaster.pid" ] || fail "init script: the temporary server was not stopped (postmaster.pid remains)"
