@@ -24,7 +24,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 290
+compat_setup 490
 net_pair
 CLIENT_NS=$NS_R
 P_PORT=55950 # p: the seed-001-like primary
