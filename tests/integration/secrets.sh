@@ -146,12 +146,13 @@ host_pid()
     return 1
 }
 
-# at_gate NAME [SECONDS]: waits until NAME waits at its gate, looks at it
+# at_gate NAME [SECONDS]: waits (default: 300 s, the readiness guard of
+# lib.sh) until NAME waits at its gate, looks at it
 # (every command line, its environment unless it is the init script, the
 # password files it holds open), then lets it go on.
 at_gate()
 {
-    local name=$1 limit=${2:-60} pid d
+    local name=$1 limit=${2:-300} pid d
     poll "$limit" "$name waits at its gate" test -s "$GATE/$name.pid"
     pid=$(host_pid "$(cat "$GATE/$name.pid")" "$name") ||
         fail "no process of this test runs $name as pid $(cat "$GATE/$name.pid") of its namespace"
