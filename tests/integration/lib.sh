@@ -330,6 +330,43 @@ launch_replica()
         postgres -p "$port" -k "$WORK/sock-$id" -c listen_addresses="$addr"
 }
 
+# private_root: writes $WORK/private-root, a wrapper for LAUNCH_EXEC that
+# gives one instance its own /docker-entrypoint-initdb.d without touching
+# the host's /: `private-root ROOT SCRIPTS CMD...`, run as PID 1 of the
+# instance's mount namespace (unshare's, propagation private), mounts a
+# tmpfs at ROOT as a new root, binds every entry of / into it (but a
+# /docker-entrypoint-initdb.d there) and SCRIPTS at
+# /docker-entrypoint-initdb.d, chroots there and execs CMD (which stays
+# PID 1). A mount point made on the host would be seen by every test running
+# beside this one (secrets' private root once bound in the one signals_phases
+# had made, then failed to make its own: "File exists").
+private_root()
+{
+    cat >"$WORK/private-root" <<'EOF'
+#!/bin/sh
+set -e
+root=$1 scripts=$2
+shift 2
+mount -t tmpfs -o mode=0755 pgep-root "$root"
+for e in /* /.[!.]*; do
+    [ -e "$e" ] || [ -L "$e" ] || continue
+    # Never the host's own, should the host have one: the bind below
+    # provides that path.
+    [ "$e" != /docker-entrypoint-initdb.d ] || continue
+    n=$root/${e#/}
+    if [ -L "$e" ]; then cp -P "$e" "$n"
+    elif [ -d "$e" ]; then mkdir "$n" && mount --rbind "$e" "$n"
+    else touch "$n" && mount --bind "$e" "$n"
+    fi
+done
+mkdir "$root/docker-entrypoint-initdb.d"
+mount --bind "$scripts" "$root/docker-entrypoint-initdb.d"
+cd /
+exec chroot "$root" "$@"
+EOF
+    chmod 755 "$WORK/private-root"
+}
+
 running() { [ -n "${UPID[$1]:-}" ] && alive "${UPID[$1]}"; }
 
 # in_ns ID CMD...: runs CMD in the instance's network namespace.

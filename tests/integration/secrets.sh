@@ -44,36 +44,10 @@ REPLPW="r3pl:pw\\ 'x$TR"
 printf '%s\n' "$SUPERPW" "$REPLPW" "$TS" "$TR" >"$WORK/secrets"
 assert_secretless() { ! grep -a -q -F -f "$WORK/secrets" "$@"; }
 
-# An init script (it waits at its gate, so that the test sees it) and an SQL file, at
-# /docker-entrypoint-initdb.d for instance p only, without touching the
-# host's /: p's PID 1 (in its own mount namespace) mounts a tmpfs as a new
-# root, binds every entry of / (but a /docker-entrypoint-initdb.d there) into
-# it and the scripts' directory at /docker-entrypoint-initdb.d, chroots there
-# and execs the entrypoint.
-cat >"$WORK/private-root" <<'EOF'
-#!/bin/sh
-set -e
-root=$1 scripts=$2
-shift 2
-mount -t tmpfs -o mode=0755 pgep-root "$root"
-for e in /* /.[!.]*; do
-    [ -e "$e" ] || [ -L "$e" ] || continue
-    # Never the host's own: signals_phases makes /docker-entrypoint-initdb.d
-    # on the host while it runs (and a run cut off by CTest leaves it), so it
-    # may be there; the bind below provides that path.
-    [ "$e" != /docker-entrypoint-initdb.d ] || continue
-    n=$root/${e#/}
-    if [ -L "$e" ]; then cp -P "$e" "$n"
-    elif [ -d "$e" ]; then mkdir "$n" && mount --rbind "$e" "$n"
-    else touch "$n" && mount --bind "$e" "$n"
-    fi
-done
-mkdir "$root/docker-entrypoint-initdb.d"
-mount --bind "$scripts" "$root/docker-entrypoint-initdb.d"
-cd /
-exec chroot "$root" "$@"
-EOF
-chmod 755 "$WORK/private-root"
+# An init script (it waits at its gate, so that the test sees it) and an SQL
+# file, at /docker-entrypoint-initdb.d for instance p only, without touching
+# the host's / (lib.sh's private_root).
+private_root
 mkdir "$WORK/root-p"
 mkdir -m 755 "$WORK/initdb.d"
 # The gates: NAME.pid is written by the process that waits, NAME.go is the
