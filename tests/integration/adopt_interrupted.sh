@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 220
+compat_setup 250
 net_pair
 CLIENT_NS=$NS_R
 A_PORT=55954 # a, b: adopted foreign clusters

@@ -22,7 +22,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 120
+compat_setup 260
 net_pair
 CLIENT_NS=$NS_R
 ROOT_PORT=55840

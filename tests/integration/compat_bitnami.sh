@@ -34,7 +34,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 310
+compat_setup 330
 net_pair
 CLIENT_NS=$NS_R
 P_PORT=55870

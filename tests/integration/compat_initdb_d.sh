@@ -31,7 +31,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 150
+compat_setup 390
 net_pair
 CLIENT_NS=$NS_R
 P_PORT=55820   # d, the replica's primary

@@ -21,7 +21,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 210
+compat_setup 300
 net_pair
 CLIENT_NS=$NS_R
 P_PORT=55860

@@ -14,7 +14,7 @@
 #      the mount is intact.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_faults.sh"
-it_setup 260
+it_setup 310
 fx_trap
 net_pair
 P_PORT=55760
