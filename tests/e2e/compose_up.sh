@@ -15,20 +15,29 @@ start_stack
 primary=$(cid primary)
 replica=$(cid replica)
 
-# Write the way a user does: TCP to 127.0.0.1:PRIMARY_PORT with the password
-# (host psql when present, else the psql inside the primary's container).
-write_published() {
-    PGPASSWORD=$DEFAULT_POSTGRES_PASSWORD PGCONNECT_TIMEOUT=5 \
-        psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -d postgres \
-        -Atqc "$(insert_sql first)" | grep -qx 1
-}
+# The client on the host's side of the published ports: the host's psql, or,
+# when the host has none, psql in a throwaway container of the primary's
+# image on the host's network (it reaches 127.0.0.1:PORT as the host does).
+# Either way every check below runs; the password goes by environment (only
+# the name PGPASSWORD is on docker's command line).
 if command -v psql >/dev/null 2>&1; then
-    wait_for 60 "row 'first' written through 127.0.0.1:$PRIMARY_PORT" write_published ||
-        fail "could not write on the primary through 127.0.0.1:$PRIMARY_PORT within 60 s"
+    HOST_PSQL=(psql)
+    log "client for the published ports: the host's psql"
 else
-    log "no psql on this host (apt-get install postgresql-client-15); writing inside the container"
-    insert_row "$primary" first
+    image=$(docker inspect -f '{{.Config.Image}}' "$primary")
+    HOST_PSQL=(docker run --rm --network host -e PGPASSWORD -e PGCONNECT_TIMEOUT --entrypoint psql "$image")
+    log "no psql on this host (apt-get install postgresql-client-15): the published ports are read by psql in a container of $image on the host's network"
 fi
+# published_psql PORT SQL: over TCP to 127.0.0.1:PORT with the password.
+published_psql() {
+    PGPASSWORD=$DEFAULT_POSTGRES_PASSWORD PGCONNECT_TIMEOUT=5 \
+        "${HOST_PSQL[@]}" -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres -Atqc "$2"
+}
+
+# Write the way a user does: TCP to 127.0.0.1:PRIMARY_PORT with the password.
+write_published() { published_psql "$PRIMARY_PORT" "$(insert_sql first)" | grep -qx 1; }
+wait_for 60 "row 'first' written through 127.0.0.1:$PRIMARY_PORT" write_published ||
+    fail "could not write on the primary through 127.0.0.1:$PRIMARY_PORT within 60 s"
 wait_row "$replica" first 60
 log "up -> row replayed on the replica: $(elapsed "$t0") s"
 # (grep the whole log, no early exit: with pipefail, `docker logs | grep -q`
@@ -43,15 +52,12 @@ wait_row "$replica" second 30
 log "up -> second row streamed to the replica: $(elapsed "$t0") s"
 
 # The README: each replica gets a free port on 127.0.0.1 (`compose port`).
-if command -v psql >/dev/null 2>&1; then
-    addr=$(compose port replica 5432)
-    [[ $addr =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "compose port replica 5432 says '$addr', not 127.0.0.1:PORT"
-    got=$(PGPASSWORD=$DEFAULT_POSTGRES_PASSWORD PGCONNECT_TIMEOUT=5 psql -X -h 127.0.0.1 -p "${addr#*:}" \
-        -U postgres -d postgres -Atqc "SELECT count(*) FROM e2e WHERE x IN ('first', 'second')") ||
-        fail "could not read the replica through its published port $addr"
-    [ "$got" = 2 ] || fail "the replica's published port $addr shows $got of the 2 rows"
-    log "read both rows on the replica through $addr"
-fi
+addr=$(compose port replica 5432)
+[[ $addr =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "compose port replica 5432 says '$addr', not 127.0.0.1:PORT"
+got=$(published_psql "${addr#*:}" "SELECT count(*) FROM e2e WHERE x IN ('first', 'second')") ||
+    fail "could not read the replica through its published port $addr"
+[ "$got" = 2 ] || fail "the replica's published port $addr shows $got of the 2 rows"
+log "read both rows on the replica through $addr"
 
 in_recovery "$replica" || fail "the replica is not in recovery"
 [ "$(psql_tcp "$primary" "SELECT pg_is_in_recovery()")" = f ] || fail "the primary is in recovery"

@@ -10,7 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 85
+compat_setup 250
 net_pair
 CLIENT_NS=$NS_R
 A_PORT=55954 # a, b: adopted foreign clusters
@@ -58,7 +58,7 @@ check_adopt_killed()
     kill_in_single_user a || { no "could not catch the start in single-user mode"; return 1; }
     log "killed a during single-user mode; include lines now: $(include_count "$WORK/a")"
     cl_launch a "$NS_P" "$P_ADDR" "$A_PORT" PGDATA="$WORK/a" "${A_ENV[@]}" --
-    ready_within a 60 || { no "the next start did not come up: $(grep ERROR "${ILOG[a]}" | head -2)"; return 1; }
+    ready_within a 300 || { no "the next start did not come up: $(grep ERROR "${ILOG[a]}" | head -2)"; return 1; }
     log_has a 'adopt: PGDATA .* was not made by pg-entrypoint' || { no "the next start did not adopt"; return 1; }
     [ "$(include_count "$WORK/a")" = 1 ] || { no "$(include_count "$WORK/a") include lines"; return 1; }
     [ "$(repl_line_count "$WORK/a")" = 1 ] || { no "$(repl_line_count "$WORK/a") replication lines"; return 1; }
@@ -78,7 +78,7 @@ check_adopt_failed()
         { no "the failure did not happen between the pg_hba lines and the include line"; return 1; }
     rmdir "$WORK/b/pg-entrypoint.conf"
     cl_launch b "$NS_P" "$P_ADDR" "$B_PORT" PGDATA="$WORK/b" "${A_ENV[@]}" --
-    ready_within b 60 || { no "the next start did not come up: $(grep ERROR "${ILOG[b]}" | head -2)"; return 1; }
+    ready_within b 300 || { no "the next start did not come up: $(grep ERROR "${ILOG[b]}" | head -2)"; return 1; }
     [ "$(include_count "$WORK/b")" = 1 ] || { no "$(include_count "$WORK/b") include lines"; return 1; }
     [ "$(repl_line_count "$WORK/b")" = 1 ] || { no "the pg_hba lines were added $(repl_line_count "$WORK/b") times"; return 1; }
     repl_login b "$B_PORT" >"$WORK/b.identify" 2>&1 || { no "replicator cannot log in: $(cat "$WORK/b.identify")"; return 1; }

@@ -8,7 +8,7 @@
 # standby, or a directory of other files) exits 1, says how to proceed
 # (POSTGRES_RESEED=force), and leaves that data as it was.
 source "$(dirname "$0")/lib.sh"
-it_setup 50
+it_setup 140
 net_single   # nothing listens in it: no input here may reach a server
 printf '%s\n' "$SUPERPW" >"$WORK/superpw-file"
 mkdir -p "$WORK/sock" && chmod 1777 "$WORK/sock"

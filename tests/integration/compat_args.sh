@@ -22,7 +22,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 55
+compat_setup 260
 net_pair
 CLIENT_NS=$NS_R
 ROOT_PORT=55840
@@ -67,7 +67,7 @@ check args_bash_direct direct bash '^hi$' bash -c 'echo hi'
 check args_psql_direct direct psql '^psql \(PostgreSQL\) 15\.' psql --version
 
 # --- root ----------------------------------------------------------------------------------
-wait_ready root1 45
+wait_ready root1
 check_leading_dash()
 {
     local argv0
@@ -97,7 +97,7 @@ check_1777()
 check pgdata_1777_to_0700 check_1777
 
 # --- non-root ---------------------------------------------------------------------------
-wait_ready u 45
+wait_ready u
 check_nonroot_postgres()
 {
     [ "$(pm_ids u)" = "$(id -u postgres) $(id -g postgres)" ] || { no "the postmaster runs as $(pm_ids u)"; return 1; }
@@ -106,7 +106,7 @@ check_nonroot_postgres()
 }
 check nonroot_postgres check_nonroot_postgres
 
-wait_ready n 45
+wait_ready n
 check_nonroot_nss_wrapper()
 {
     log_has n 'nss_wrapper' || { no "the log does not mention nss_wrapper"; return 1; }
@@ -129,7 +129,7 @@ cl_launch root1 "$NS_P" "$P_ADDR" "$ROOT_PORT" PGDATA="$WORK/root1" POSTGRES_PAS
     -c max_connections=50 -c listen_addresses="$P_ADDR"
 check_foreign_owner()
 {
-    ready_within root1 30 || { no "the cluster owned by uid 1001 did not start: $(grep -m1 ERROR "${ILOG[root1]}")"; return 1; }
+    ready_within root1 300 || { no "the cluster owned by uid 1001 did not start: $(grep -m1 ERROR "${ILOG[root1]}")"; return 1; }
     local left
     left=$(find "$WORK/root1" ! -user postgres | sed -n 1,3p)
     [ -z "$left" ] || { no "not postgres's: $left"; return 1; }

@@ -34,7 +34,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 55
+compat_setup 330
 net_pair
 CLIENT_NS=$NS_R
 P_PORT=55870
@@ -169,7 +169,7 @@ check_conflicts()
 check alias_conflicts check_conflicts
 
 # --- the real master and slave ------------------------------------------------------------
-wait_ready m 45
+wait_ready m
 cl_launch s "$NS_R" "$R_ADDR" "$R_PORT" POSTGRESQL_REPLICATION_MODE=slave \
     POSTGRESQL_MASTER_HOST="$P_ADDR" POSTGRESQL_MASTER_PORT_NUMBER="$P_PORT" \
     POSTGRESQL_REPLICATION_USER=ru POSTGRESQL_REPLICATION_PASSWORD_FILE="$WORK/secrets/repl_password" \
@@ -216,7 +216,7 @@ check alias_synchronous_commit_mode check_commit_mode
 
 check_slave_streams()
 {
-    ready_within s 40 || { no "the slave did not come up: $(grep -m1 ERROR "${ILOG[s]}")"; return 1; }
+    ready_within s 300 || { no "the slave did not come up: $(grep -m1 ERROR "${ILOG[s]}")"; return 1; }
     log_has s "role replica" || { no "the slave's log does not say role replica"; return 1; }
     streaming() { [ "$(sqlc s bob "$SUPERPW" bobdb 'select status from pg_stat_wal_receiver')" = streaming ]; }
     until_true 20 streaming || { no "the slave is not streaming"; return 1; }
@@ -278,7 +278,7 @@ CL_BITNAMI=$WORK/bvol
 cl_launch bv "$NS_P" "$P_ADDR" "$B_PORT" "${BITNAMI_ENV[@]}" --
 check_volume_picked_up()
 {
-    ready_within bv 30 || { no "the instance with the Bitnami volume did not come up: $(grep -m1 ERROR "${ILOG[bv]}")"; return 1; }
+    ready_within bv 300 || { no "the instance with the Bitnami volume did not come up: $(grep -m1 ERROR "${ILOG[bv]}")"; return 1; }
     log_has bv 'the data directory is /bitnami/postgresql/data' || { no "the log does not say it uses /bitnami/postgresql/data"; return 1; }
     log_has bv "$(step_re initdb)" && { no "initdb ran: a new cluster instead of the volume's"; return 1; }
     [ "$(sqlc bv postgres "$OLDPW" postgres 'select x from from_bitnami')" = kept ] ||

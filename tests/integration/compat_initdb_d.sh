@@ -31,7 +31,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 55
+compat_setup 390
 net_pair
 CLIENT_NS=$NS_R
 P_PORT=55820   # d, the replica's primary
@@ -124,7 +124,7 @@ cl_launch g "$NS_P" "$P_ADDR" "$G_PORT" PGDATA="$WORK/g" POSTGRES_PASSWORD="$SUP
     postgres -p "$G_PORT" -c listen_addresses="$P_ADDR"
 G_T0=$(date +%s)
 
-wait_ready d 45
+wait_ready d
 steps() { sqlc d appuser "$SUPERPW" appdb "SELECT string_agg(name, ',' ORDER BY n) FROM steps"; }
 STEPS=$(steps) || fail "cannot read the steps table as appuser over TCP"
 log "steps: $STEPS"
@@ -247,7 +247,7 @@ check_failure_next_start()
 check initdb_d_failure_next_start check_failure_next_start
 
 # --- the replica --------------------------------------------------------------------------
-wait_ready r 40
+wait_ready r
 check_replica_skips()
 {
     log_has r "not running the scripts in /docker-entrypoint-initdb.d" ||

@@ -21,7 +21,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 55
+compat_setup 300
 net_pair
 CLIENT_NS=$NS_R
 P_PORT=55860
@@ -41,7 +41,7 @@ hba_lines() { grep -Ec '^[^#[:space:]]' "$WORK/a/pg_hba.conf" || true; }
 
 cl_launch p "$NS_P" "$P_ADDR" "$P_PORT" PGDATA="$WORK/a" POSTGRES_PASSWORD="$SUPERPW" \
     POSTGRES_REPLICATION_PASSWORD="$REPLPW" --
-wait_ready p 30
+wait_ready p
 
 check_not_reinitialised()
 {
@@ -89,7 +89,7 @@ cl_launch r "$NS_R" "$R_ADDR" "$R_PORT" PGDATA="$WORK/r" POSTGRES_PRIMARY_HOST="
     POSTGRES_PRIMARY_PORT="$P_PORT" POSTGRES_REPLICATION_PASSWORD="$REPLPW" --
 check_replica_clones()
 {
-    ready_within r 40 || { no "the replica did not come up: $(grep -m1 ERROR "${ILOG[r]}")"; return 1; }
+    ready_within r 300 || { no "the replica did not come up: $(grep -m1 ERROR "${ILOG[r]}")"; return 1; }
     sqlc p postgres "$OLDPW" postgres "INSERT INTO made_before VALUES ('after clone')" >/dev/null || { no "cannot write on the primary"; return 1; }
     arrived() { [ "$(sqlc r postgres "$OLDPW" postgres "SELECT count(*) FROM made_before")" = 2 ]; }
     until_true 20 arrived || { no "the row written after the clone did not arrive on the replica"; return 1; }
@@ -103,7 +103,7 @@ conf_before=$(sha256sum <"$WORK/a/postgresql.conf")
 stop_quiet p
 cl_launch p "$NS_P" "$P_ADDR" "$P_PORT" PGDATA="$WORK/a" POSTGRES_PASSWORD="$SUPERPW" \
     POSTGRES_REPLICATION_PASSWORD="$REPLPW" --
-wait_ready p 30
+wait_ready p
 check_once()
 {
     log_has p "$(step_re adopt)" && { no "the second start adopted again: $(log_line p "$(step_re adopt)")"; return 1; }

@@ -23,7 +23,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 55
+compat_setup 340
 net_pair
 CLIENT_NS=$NS_R
 PORT_A=55800

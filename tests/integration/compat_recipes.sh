@@ -24,7 +24,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 85
+compat_setup 490
 net_pair
 CLIENT_NS=$NS_R
 P_PORT=55950 # p: the seed-001-like primary
@@ -41,7 +41,7 @@ HAM=$'scram-sha-256\nhost replication all 0.0.0.0/0 md5'
 CL_INITDB_D=$WORK/initdb-p
 cl_launch p "$NS_P" "$P_ADDR" "$P_PORT" PGDATA="$WORK/p" POSTGRES_PASSWORD="$SUPERPW" \
     POSTGRES_HOST_AUTH_METHOD="$HAM" POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --
-wait_ready p 60
+wait_ready p
 
 check_hba_extra_lines()
 {

@@ -24,7 +24,7 @@
 # point and a table at the end; exits 1 if any failed.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_faults.sh"
-it_setup 280
+it_setup 1750
 fx_trap
 net_pair
 P_PORT=55700

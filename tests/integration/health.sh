@@ -17,7 +17,7 @@
 # Prints the median wall time of 10 calls (a figure, not an assertion).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
-it_setup 50
+it_setup 290
 net_pair
 P_PORT=55600
 R_PORT=55601

@@ -11,7 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
 source "$(dirname "$0")/lib_compat.sh"
-compat_setup 85
+compat_setup 140
 net_pair
 CLIENT_NS=$NS_R
 H_PORT=55952 # h: a primary whose init script waits
@@ -40,7 +40,7 @@ check_health_during_init()
     [ "$RUN_RC" = 0 ] || { no "the temporary server did not answer, so the check proved nothing: $(run_desc)"; return 1; }
     initialising || { no "health turned healthy while the script still ran: $(run_desc)"; return 1; }
     touch "$WORK/release-h"
-    ready_within h 60 || { no "h did not start after the script"; return 1; }
+    ready_within h 300 || { no "h did not start after the script"; return 1; }
     until_true 30 healthy_primary || { no "health once postgres runs: $(run_desc)"; return 1; }
     [ ! -e "$WORK/run-h/pg-entrypoint.status" ] || { no "the status file is left after exec"; return 1; }
 }

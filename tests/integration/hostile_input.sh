@@ -12,7 +12,7 @@
 # exit status, first line of the message) is printed at the end, and the test
 # fails if any row did.
 source "$(dirname "$0")/lib.sh"
-it_setup 58
+it_setup 390
 net_single
 mkdir -p "$WORK/sock" && chmod 1777 "$WORK/sock"
 PG_UID=$(id -u postgres)

@@ -13,7 +13,7 @@
 #    a configuration error that names it.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
-it_setup 50
+it_setup 230
 net_pair
 P_PORT=55620
 R_PORT=55621

@@ -14,6 +14,25 @@
 # Here the primary and the replica are two "hosts" (192.0.2.1 and 192.0.2.2,
 # TEST-NET-1, on a veth pair that exists only between the two namespaces),
 # as in a real deployment.
+#
+# Hang guards, and why they are large. Every limit in these tests is a guard
+# against a hang, never a guess at how long a step takes: it is at least ten
+# times the longest run of that test or step measured on a busy machine (the
+# whole tier at ctest -j2 while stress-ng --cpu 2 loads both cores), so that
+# load alone can never trip it; a real hang still ends, only later. That is:
+#  - it_setup SECONDS (the test's watchdog): 10x or more the test's longest
+#    measured run (ctest's "Passed N sec");
+#  - the CTest TIMEOUT (CMakeLists.txt): the watchdog plus time for cleanup;
+#  - wait_ready's default (300 s): 10x the longest first start measured, launch
+#    to accepting connections (initdb, bootstrap, init scripts: at most
+#    20.2 s in four tier runs under stress-ng beside other sessions' builds;
+#    wait_ready logs it as "after N s");
+#  - stop's default (120 s): far above the longest fast shutdown measured
+#    (0.2 s; stop logs it as "in N s"), which a checkpoint can lengthen.
+# A limit that is part of what a test asserts (a stop signal ends the
+# entrypoint within 5 s) is behaviour, not a guard, and stays as it is. A
+# test waits for a condition (poll, wait_ready, wait_exit, fx_wait_log: a
+# bounded loop), never for a fixed time that stands in for one.
 
 set -euo pipefail
 
@@ -30,6 +49,7 @@ declare -A INS=()    # id -> network namespace
 declare -A IADDR=()  # id -> listen address
 declare -A IPORT=()  # id -> port
 declare -A ILOG=()   # id -> stderr log of the current run
+declare -A ISTART=() # id -> when the current run was launched (date +%s%N)
 BG_PIDS=()           # helper loops (samplers, watchdog)
 LAUNCH_EXEC=()       # what launch runs in the namespaces; empty: "$BIN"
 NETNS=()
@@ -234,6 +254,7 @@ launch()
     [ $# -gt 0 ] && shift
     while [ -e "$WORK/$id.$n.log" ]; do n=$((n + 1)); done
     ILOG[$id]="$WORK/$id.$n.log"
+    ISTART[$id]=$(date +%s%N)
     (
         for v in $(compgen -e); do
             case $v in
@@ -309,6 +330,43 @@ launch_replica()
         postgres -p "$port" -k "$WORK/sock-$id" -c listen_addresses="$addr"
 }
 
+# private_root: writes $WORK/private-root, a wrapper for LAUNCH_EXEC that
+# gives one instance its own /docker-entrypoint-initdb.d without touching
+# the host's /: `private-root ROOT SCRIPTS CMD...`, run as PID 1 of the
+# instance's mount namespace (unshare's, propagation private), mounts a
+# tmpfs at ROOT as a new root, binds every entry of / into it (but a
+# /docker-entrypoint-initdb.d there) and SCRIPTS at
+# /docker-entrypoint-initdb.d, chroots there and execs CMD (which stays
+# PID 1). A mount point made on the host would be seen by every test running
+# beside this one (secrets' private root once bound in the one signals_phases
+# had made, then failed to make its own: "File exists").
+private_root()
+{
+    cat >"$WORK/private-root" <<'EOF'
+#!/bin/sh
+set -e
+root=$1 scripts=$2
+shift 2
+mount -t tmpfs -o mode=0755 pgep-root "$root"
+for e in /* /.[!.]*; do
+    [ -e "$e" ] || [ -L "$e" ] || continue
+    # Never the host's own, should the host have one: the bind below
+    # provides that path.
+    [ "$e" != /docker-entrypoint-initdb.d ] || continue
+    n=$root/${e#/}
+    if [ -L "$e" ]; then cp -P "$e" "$n"
+    elif [ -d "$e" ]; then mkdir "$n" && mount --rbind "$e" "$n"
+    else touch "$n" && mount --bind "$e" "$n"
+    fi
+done
+mkdir "$root/docker-entrypoint-initdb.d"
+mount --bind "$scripts" "$root/docker-entrypoint-initdb.d"
+cd /
+exec chroot "$root" "$@"
+EOF
+    chmod 755 "$WORK/private-root"
+}
+
 running() { [ -n "${UPID[$1]:-}" ] && alive "${UPID[$1]}"; }
 
 # in_ns ID CMD...: runs CMD in the instance's network namespace.
@@ -319,19 +377,21 @@ in_ns()
     if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
 }
 
-# wait_ready ID [SECONDS] [noreap]: until the server accepts TCP connections.
+# wait_ready ID [SECONDS] [noreap]: until the server accepts TCP connections
+# (default: 300 s, the hang guard above).
 # noreap: for use in a subshell, which cannot wait for the test's children
 # (the exit status is then not known).
 wait_ready()
 {
-    local id=$1 limit=${2:-40} noreap=${3:-} i rc='?'
+    local id=$1 limit=${2:-300} noreap=${3:-} i rc='?' ms
     for i in $(seq 1 $((limit * 10))); do
         if ! running "$id"; then
             [ -n "$noreap" ] || { wait_exit "$id" 5 || true; rc=${EXIT_RC:-?}; }
             fail "$id exited with status $rc before accepting connections (log: ${ILOG[$id]})"
         fi
         if in_ns "$id" "$PG_BINDIR/pg_isready" -q -t 1 -h "${IADDR[$id]}" -p "${IPORT[$id]}"; then
-            log "$id accepts connections on ${IADDR[$id]}:${IPORT[$id]}"
+            ms=$((($(date +%s%N) - ${ISTART[$id]:-0}) / 1000000))
+            log "$id accepts connections on ${IADDR[$id]}:${IPORT[$id]} after $((ms / 1000)).$((ms % 1000 / 100)) s"
             return 0
         fi
         sleep 0.1
@@ -362,15 +422,17 @@ poll()
 # Equal to $2 (stdout of q).
 q_is() { [ "$(q "$1" "$2" 2>/dev/null)" = "$3" ]; }
 
-# stop ID [SIGNAL] [SECONDS]: signals the namespace's PID 1 and waits for it;
-# sets EXIT_RC.
+# stop ID [SIGNAL] [SECONDS]: signals the namespace's PID 1 and waits for it
+# (default: 120 s, the hang guard above); sets EXIT_RC.
 stop()
 {
-    local id=$1 sig=${2:-INT} limit=${3:-30}
+    local id=$1 sig=${2:-INT} limit=${3:-120} t0
     running "$id" || { wait_exit "$id" 1 || true; fail "$id already exited (status $EXIT_RC) before SIG$sig"; }
+    t0=$(date +%s%N)
     kill "-$sig" "${CPID[$id]}"
     wait_exit "$id" "$limit" || fail "$id did not exit within $limit s of SIG$sig"
-    log "$id exited with status $EXIT_RC after SIG$sig"
+    t0=$((($(date +%s%N) - t0) / 1000000))
+    log "$id exited with status $EXIT_RC after SIG$sig, in $((t0 / 1000)).$((t0 % 1000 / 100)) s"
 }
 
 # snapshot DIR: every entry with type, mode, owner, size, mtime and, for

@@ -19,7 +19,7 @@
 # end). The plans of the main states are printed on stdout.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
-it_setup 50
+it_setup 340
 net_single
 LPORT=55610
 RUN_TIMEOUT=15  # a hang guard: plan must not wait for anything

@@ -8,7 +8,7 @@
 #  - the postmaster is PID 1 of its namespace, runs as the postgres uid/gid
 #    and holds no supplementary group 0.
 source "$(dirname "$0")/lib.sh"
-it_setup 50
+it_setup 190
 net_pair
 P_PORT=55410
 

@@ -10,7 +10,7 @@
 #  - Nothing under either PGDATA or the WAL directory belongs to root (user
 #    or group): find -uid 0 -o -gid 0 finds nothing; PGDATA is 0700.
 source "$(dirname "$0")/lib.sh"
-it_setup 58
+it_setup 170
 net_pair
 P_PORT=55930
 R_PORT=55931

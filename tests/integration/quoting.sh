@@ -23,7 +23,7 @@
 #    name, and 15.19 on also -- /* */) are refused: exit 78, the message names the variable and has a
 #    hint, PGDATA is not created.
 source "$(dirname "$0")/lib.sh"
-it_setup 58
+it_setup 300
 net_pair
 P_PORT=55910
 C_PORT=55911

@@ -8,7 +8,7 @@
 #    pg_basebackup's environment, in either log, or in the postmasters'
 #    environments; on disk it is only in files of mode 0600.
 source "$(dirname "$0")/lib.sh"
-it_setup 55
+it_setup 260
 net_pair
 P_PORT=55420
 R_PORT=55421

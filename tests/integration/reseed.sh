@@ -14,7 +14,7 @@
 #      the mount is intact.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_faults.sh"
-it_setup 90
+it_setup 310
 fx_trap
 net_pair
 P_PORT=55760
@@ -33,7 +33,7 @@ ln -s "$WORK/r1-wal" "$WORK/r1/pg_wal"
 echo "not WAL" >"$WORK/r1-wal/notes.txt"
 echo "from the old copy" >"$WORK/r1/old-copy-file"
 launch_replica r1 "$NS_R" "$R_ADDR" 55761 "$WORK/r1" POSTGRES_RESEED=force
-wait_ready r1 60
+wait_ready r1
 assert_log_has "${ILOG[r1]}" \
     "$(step_re wipe)removing the old contents of \"$WORK/r1\" \(set aside in \.pg-entrypoint-trash, while the clone runs\)" \
     "(1) the old copy was not set aside"
@@ -54,7 +54,7 @@ mkdir "$WORK/small/r2"
 echo "not a cluster" >"$WORK/small/r2/junk"
 head -c 250M /dev/zero >"$WORK/small/filler"
 launch_replica r2 "$NS_R" "$R_ADDR" 55762 "$WORK/small/r2" POSTGRES_RESEED=force
-wait_ready r2 60
+wait_ready r2
 assert_log_has "${ILOG[r2]}" "\"$WORK/small/r2\" has [0-9]+ MB free and [0-9]+ MB in use: the old copy goes before the clone starts" \
     "(2) the log does not say why the old copy goes first"
 assert_log_has "${ILOG[r2]}" "$(step_re wipe)removing the old contents of \"$WORK/small/r2\"$" \

@@ -5,7 +5,7 @@
 # user left in the replica's PGDATA survives, and replication resumes: a row
 # written after the restart reaches the replica.
 source "$(dirname "$0")/lib.sh"
-it_setup 55
+it_setup 310
 net_pair
 P_PORT=55430
 R_PORT=55431

@@ -16,7 +16,7 @@
 #    POSTGRES_ROLE, before touching anything.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
-it_setup 50
+it_setup 350
 net_pair
 P_PORT=55640
 R_PORT=55641

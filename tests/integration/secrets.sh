@@ -4,7 +4,11 @@
 # A primary's first start (initdb, single-user bootstrap, an init script and
 # an SQL file against the temporary server, log_statement=all), a second
 # primary configured with Bitnami's names only, and a replica's clone of the
-# first, while a sampler reads every ~15 ms (bounded):
+# first. At three moments the test holds the process in question still and
+# looks (deterministic: stand-ins for initdb and pg_basebackup come first on
+# the binary's PATH and wait at a gate, a fifo, until the test has looked,
+# then exec the real program; the init script waits at one too); in
+# between, a sampler reads every ~15 ms (bounded):
 #  - /proc/*/cmdline of every process: no password, in any encoding;
 #  - /proc/PID/environ of every initdb, postgres and pg_basebackup process in
 #    this test's namespaces: no password (init scripts get one by design);
@@ -24,7 +28,7 @@
 #    replication user, and no rule lets a non-loopback address in with trust
 #    or lets any user but the replication user replicate from the network.
 source "$(dirname "$0")/lib.sh"
-it_setup 58
+it_setup 340
 net_pair
 P_PORT=55920
 B_PORT=55921
@@ -40,37 +44,35 @@ REPLPW="r3pl:pw\\ 'x$TR"
 printf '%s\n' "$SUPERPW" "$REPLPW" "$TS" "$TR" >"$WORK/secrets"
 assert_secretless() { ! grep -a -q -F -f "$WORK/secrets" "$@"; }
 
-# An init script (sleeps, so that the sampler sees it) and an SQL file, at
-# /docker-entrypoint-initdb.d for instance p only, without touching the
-# host's /: p's PID 1 (in its own mount namespace) mounts a tmpfs as a new
-# root, binds every entry of / into it and the scripts' directory at
-# /docker-entrypoint-initdb.d, chroots there and execs the entrypoint.
-cat >"$WORK/private-root" <<'EOF'
-#!/bin/sh
-set -e
-root=$1 scripts=$2
-shift 2
-mount -t tmpfs -o mode=0755 pgep-root "$root"
-for e in /* /.[!.]*; do
-    [ -e "$e" ] || [ -L "$e" ] || continue
-    n=$root/${e#/}
-    if [ -L "$e" ]; then cp -P "$e" "$n"
-    elif [ -d "$e" ]; then mkdir "$n" && mount --rbind "$e" "$n"
-    else touch "$n" && mount --bind "$e" "$n"
-    fi
-done
-mkdir "$root/docker-entrypoint-initdb.d"
-mount --bind "$scripts" "$root/docker-entrypoint-initdb.d"
-cd /
-exec chroot "$root" "$@"
-EOF
-chmod 755 "$WORK/private-root"
+# An init script (it waits at its gate, so that the test sees it) and an SQL
+# file, at /docker-entrypoint-initdb.d for instance p only, without touching
+# the host's / (lib.sh's private_root).
+private_root
 mkdir "$WORK/root-p"
 mkdir -m 755 "$WORK/initdb.d"
-cat >"$WORK/initdb.d/10-table.sh" <<'EOF'
+# The gates: NAME.pid is written by the process that waits, NAME.go is the
+# fifo it waits on. The stand-ins run as postgres.
+GATE=$WORK/gate
+mkdir -m 1777 "$GATE"
+mkdir -m 755 "$GATE/bin"
+for name in initdb pg_basebackup 10-table.sh; do
+    mkfifo -m 666 "$GATE/$name.go"
+done
+for name in initdb pg_basebackup; do
+    cat >"$GATE/bin/$name" <<EOF
+#!/bin/sh
+echo \$\$ >"$GATE/$name.pid"
+read -r _ <"$GATE/$name.go"
+exec "$PG_BINDIR/$name" "\$@"
+EOF
+    chmod 755 "$GATE/bin/$name"
+done
+GATED_PATH="$GATE/bin:$PG_BINDIR:/usr/sbin:/usr/bin:/sbin:/bin"
+cat >"$WORK/initdb.d/10-table.sh" <<EOF
 #!/bin/sh
 set -e
-sleep 0.4
+echo \$\$ >"$GATE/10-table.sh.pid"
+read -r _ <"$GATE/10-table.sh.go"
 psql -v ON_ERROR_STOP=1 -q -c "create table from_script (x int)"
 EOF
 chmod 755 "$WORK/initdb.d/10-table.sh"
@@ -78,19 +80,83 @@ printf 'select pg_sleep(0.3);\ninsert into from_script values (2);\n' >"$WORK/in
 
 printf '%s\n' initdb --single pg_basebackup 10-table.sh >"$WORK/markers"
 
-# The sampler. Patterns come from files: its own command lines hold neither
-# a password nor what it looks for. Per round: one grep over every command
-# line; the processes of this test's network namespaces read with builtins,
-# and one grep over the environments of those that are initdb,
-# postgres or pg_basebackup; the /tmp/pg-entrypoint* files.
+# What is looked at. Patterns come from files: the looker's own command
+# lines hold neither a password nor what it looks for.
+# cmdline_hits: one grep over every command line.
+cmdline_hits()
+{
+    local f
+    for f in $(grep -a -l -F -f "$WORK/secrets" /proc/[0-9]*/cmdline 2>/dev/null); do
+        printf 'cmdline %s: %s\n' "$f" "$(tr '\0' ' ' <"$f" 2>/dev/null)" >>"$WORK/hits"
+    done
+    return 0
+}
+# passfiles DIR [FILE]: the files open in the process /proc/PID DIR that
+# hold a password, added to FILE (default: tmpfiles) (pg_basebackup's password file may be one without a name, open
+# as /proc/self/fd/N: its open files count as temporary files).
+passfiles()
+{
+    local f st link out=${2:-$WORK/tmpfiles}
+    for f in "$1"/fd/*; do
+        # stat first: pg_basebackup may be gone by the time of a later look
+        st=$(stat -L -c '%a %u' "$f" 2>/dev/null) && link=$(readlink "$f" 2>/dev/null) &&
+            [ -f "$f" ] && grep -a -q -F -f "$WORK/secrets" "$f" 2>/dev/null &&
+            printf '%s %s\n' "$st" "$link" >>"$out"
+    done
+    return 0
+}
+
+# host_pid NSPID NAME: the pid, as seen here, of the process of this test's
+# network namespaces that is NSPID in its own PID namespace (the gates
+# write $$ there) and runs NAME.
+host_pid()
+{
+    local d nspid
+    for d in /proc/[0-9]*; do
+        [ "$d/ns/net" -ef "/run/netns/$NS_P" ] || [ "$d/ns/net" -ef "/run/netns/$NS_R" ] || continue
+        nspid=$(awk '/^NSpid:/ { print $NF }' "$d/status" 2>/dev/null) || continue
+        [ "$nspid" = "$1" ] && grep -a -q -F -- "$2" "$d/cmdline" 2>/dev/null && echo "${d#/proc/}" && return 0
+    done
+    return 1
+}
+
+# at_gate NAME [SECONDS]: waits (default: 300 s, the readiness guard of
+# lib.sh) until NAME waits at its gate, looks at it
+# (every command line, its environment unless it is the init script, the
+# password files it holds open), then lets it go on.
+at_gate()
+{
+    local name=$1 limit=${2:-300} pid d
+    poll "$limit" "$name waits at its gate" test -s "$GATE/$name.pid"
+    pid=$(host_pid "$(cat "$GATE/$name.pid")" "$name") ||
+        fail "no process of this test runs $name as pid $(cat "$GATE/$name.pid") of its namespace"
+    d=/proc/$pid
+    echo "$name" >>"$WORK/seen"
+    echo "$name" >>"$WORK/gated"
+    cmdline_hits
+    if [ "$name" != 10-table.sh ] && grep -a -q -F -f "$WORK/secrets" "$d/environ"; then
+        printf 'environ %s: %s\n' "$d/environ" "$(tr '\0' ' ' <"$d/cmdline")" >>"$WORK/hits"
+    fi
+    if [ "$name" = pg_basebackup ]; then
+        passfiles "$d" "$WORK/tmpfiles.gated"
+        [ -s "$WORK/tmpfiles.gated" ] || fail "pg_basebackup holds no password file open (PGPASSFILE)"
+        cat "$WORK/tmpfiles.gated" >>"$WORK/tmpfiles"
+    fi
+    log "looked at $name (pid $pid) at its gate"
+    timeout "$limit" sh -c 'echo go >"$1"' sh "$GATE/$name.go" ||
+        fail "$name did not take its go within $limit s"
+}
+
+# The sampler. Per round: the command lines; the processes of this test's
+# network namespaces read with builtins, and one grep over the environments
+# of those that are initdb, postgres or pg_basebackup; the
+# /tmp/pg-entrypoint* files.
 (
     trap 'exit 0' TERM
     exec {pause}<> <(:)
     n=0
     while [ ! -e "$WORK/sampler.stop" ] && [ "$n" -lt 4000 ]; do
-        for f in $(grep -a -l -F -f "$WORK/secrets" /proc/[0-9]*/cmdline 2>/dev/null); do
-            printf 'cmdline %s: %s\n' "$f" "$(tr '\0' ' ' <"$f" 2>/dev/null)" >>"$WORK/hits"
-        done
+        cmdline_hits
         envs=()
         for d in /proc/[0-9]*; do
             [ "$d/ns/net" -ef "/run/netns/$NS_P" ] || [ "$d/ns/net" -ef "/run/netns/$NS_R" ] || continue
@@ -103,16 +169,7 @@ printf '%s\n' initdb --single pg_basebackup 10-table.sh >"$WORK/markers"
             case ${args[0]##*/} in
             initdb | postgres | postgres:* | pg_basebackup) envs+=("$d/environ") ;;
             esac
-            # pg_basebackup's password file may be one without a name, open
-            # as /proc/self/fd/N: its open files count as temporary files.
-            if [ "${args[0]##*/}" = pg_basebackup ]; then
-                for f in "$d"/fd/*; do
-                    # stat first: pg_basebackup may be gone by the time of a later look
-                    st=$(stat -L -c '%a %u' "$f" 2>/dev/null) && link=$(readlink "$f" 2>/dev/null) &&
-                        [ -f "$f" ] && grep -a -q -F -f "$WORK/secrets" "$f" 2>/dev/null &&
-                        printf '%s %s\n' "$st" "$link" >>"$WORK/tmpfiles"
-                done
-            fi
+            if [ "${args[0]##*/}" = pg_basebackup ]; then passfiles "$d"; fi
         done
         if [ ${#envs[@]} -gt 0 ]; then
             for f in $(grep -a -l -F -f "$WORK/secrets" "${envs[@]}" 2>/dev/null); do
@@ -136,7 +193,7 @@ poll 5 "the sampler runs" test -s "$WORK/sampler.count"
 LAUNCH_EXEC=("$WORK/private-root" "$WORK/root-p" "$WORK/initdb.d" "$BIN")
 IADDR["p"]=$P_ADDR IPORT["p"]=$P_PORT
 mkdir -p "$WORK/sock-p" && chmod 1777 "$WORK/sock-p"
-launch p "$NS_P" PGDATA="$WORK/p" HOSTNAME=p POSTGRES_PASSWORD="$SUPERPW" POSTGRESQL_PASSWORD="$SUPERPW" \
+launch p "$NS_P" PATH="$GATED_PATH" PGDATA="$WORK/p" HOSTNAME=p POSTGRES_PASSWORD="$SUPERPW" POSTGRESQL_PASSWORD="$SUPERPW" \
     POSTGRES_REPLICATION_PASSWORD="$REPLPW" POSTGRESQL_REPLICATION_PASSWORD="$REPLPW" PGPASSWORD="$SUPERPW" \
     PGHOST="$WORK/sock-p" PGPORT="$P_PORT" -- \
     postgres -p "$P_PORT" -k "$WORK/sock-p" -c listen_addresses="$P_ADDR" -c log_statement=all -c log_connections=on
@@ -147,11 +204,15 @@ mkdir -p "$WORK/sock-b" && chmod 1777 "$WORK/sock-b"
 launch b "$NS_P" PGDATA="$WORK/b" HOSTNAME=b POSTGRESQL_PASSWORD="$SUPERPW" \
     POSTGRESQL_REPLICATION_PASSWORD="$REPLPW" POSTGRES_HOST_AUTH_METHOD=trust -- \
     postgres -p "$B_PORT" -k "$WORK/sock-b" -c listen_addresses="$P_ADDR"
+at_gate initdb
+at_gate 10-table.sh
 wait_ready p
 wait_ready b
 [ "$(q p 'select count(*) from from_script')" = 1 ] || fail "the init scripts did not run"
 # Replica r: clones p with the replication password under both names.
-launch_replica r "$NS_R" "$R_ADDR" "$R_PORT" "$WORK/r" POSTGRESQL_REPLICATION_PASSWORD="$REPLPW"
+launch_replica r "$NS_R" "$R_ADDR" "$R_PORT" "$WORK/r" PATH="$GATED_PATH" \
+    POSTGRESQL_REPLICATION_PASSWORD="$REPLPW"
+at_gate pg_basebackup
 wait_ready r
 assert_log_has "${ILOG[r]}" "$(step_re clone)done in" "the replica cloned p"
 touch "$WORK/sampler.stop"
@@ -164,6 +225,7 @@ log "sampled /proc $samples times; saw: $seen"
 [ "$samples" -ge 10 ] || fail "the sampler ran only $samples times"
 for m in initdb pg_basebackup 10-table.sh; do
     grep -qx -- "$m" "$WORK/seen" || fail "the sampler never saw $m run; the check proved nothing"
+    grep -qx -- "$m" "$WORK/gated" || fail "the test never looked at $m at its gate"
 done
 [ ! -s "$WORK/hits" ] || fail "a password was readable in /proc: $(sort -u "$WORK/hits" | head -5)"
 [ -s "$WORK/tmpfiles" ] || fail "the sampler never saw the clone's password file; the check proved nothing"

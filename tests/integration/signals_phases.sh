@@ -17,10 +17,11 @@
 #    30 s): the script and the temporary server are stopped, and the next
 #    start refuses the half-made cluster with the message about an
 #    initialisation that did not finish.
-# The time to exit is printed; the 5 s bound is only a hang guard.
+# The time to exit is printed; the 10 s bound is only a hang guard (ten times
+# the longest measured, 0.8 s; see lib.sh).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_faults.sh"
-it_setup 85
+it_setup 1000
 fx_trap
 net_pair
 P_PORT=55720
@@ -38,7 +39,7 @@ signal_phase()
     running "$id" || { wait_exit "$id" 1 || true; fail "$phase: $id exited ($EXIT_RC) before SIG$sig"; }
     t0=$(date +%s%N)
     kill "-$sig" "${CPID[$id]}"
-    wait_exit "$id" 5 || fail "$phase: $id (PID 1) did not exit within 5 s of SIG$sig"
+    wait_exit "$id" 10 || fail "$phase: $id (PID 1) did not exit within 10 s of SIG$sig"
     ms=$(fx_ms_since "$t0")
     log "$phase: SIG$sig -> exit status $EXIT_RC after $ms ms"
     TIMES+=("$(printf '%-28s SIG%-4s exit %s after %5d ms' "$phase" "$sig" "$EXIT_RC" "$ms")")
@@ -54,7 +55,7 @@ replica_converges()
     local id=$1 data=$2 what=$3 n
     shift 3
     launch_replica "$id" "$NS_R" "$R_ADDR" "$R_PORT" "$data" "$@"
-    wait_ready "$id" 60
+    wait_ready "$id"
     poll 30 "$what: $id streams" q_is "$id" 'select status from pg_stat_wal_receiver' streaming
     n=$(q p "insert into marks (note) values ('$what') returning id")
     poll 20 "$what: a new row reaches $id" q_is "$id" "select note from marks where id = $n" "$what"
@@ -156,10 +157,6 @@ assert_log_has "${ILOG[pi2]}" "$(step_re initdb)done in" "initdb half way: the n
 stop pi2 INT
 
 # ---- a primary's init script ---------------------------------------------------------------
-if [ ! -e /docker-entrypoint-initdb.d ]; then
-    mkdir /docker-entrypoint-initdb.d
-    FX_RMDIRS+=(/docker-entrypoint-initdb.d)
-fi
 mkdir -m 755 "$WORK/initdb.d"
 cat >"$WORK/initdb.d/10-sleep.sh" <<'EOF'
 #!/bin/sh
@@ -168,20 +165,21 @@ sleep 30
 echo "10-sleep.sh: done"
 EOF
 chmod 755 "$WORK/initdb.d/10-sleep.sh"
-# Only this instance sees the directory at the fixed path: a bind mount in a
-# private mount namespace, made by PID 1 before it execs the entrypoint.
-# shellcheck disable=SC2016 # $0 and $@ belong to that sh
-LAUNCH_EXEC=(unshare --mount --propagation private -- sh -c 'mount --bind "$0" /docker-entrypoint-initdb.d && exec "$@"'
-    "$WORK/initdb.d" "$BIN")
+# Only this instance sees the directory at the fixed path, in a private root
+# (lib.sh's private_root): nothing is made on the host.
+private_root
+mkdir "$WORK/root-ps"
+LAUNCH_EXEC=("$WORK/private-root" "$WORK/root-ps" "$WORK/initdb.d" "$BIN")
 # The temporary server listens where PGPORT and PGHOST say (as in the
 # official image; defaults 5432 and /var/run/postgresql): both point into
 # this test's own directory, so that its socket cannot meet another server's.
 launch_primary ps "$NS_P" "$P_ADDR" 55725 "$WORK/ps" PGPORT=55725 PGHOST="$WORK/sock-ps"
-fx_wait_log ps "$(step_re initdb.d)running /docker-entrypoint-initdb.d/10-sleep.sh" 30 ||
+fx_wait_log ps "$(step_re initdb.d)running /docker-entrypoint-initdb.d/10-sleep.sh" 300 ||
     fail "init scripts: 10-sleep.sh never ran"
-sleep 0.5
-signal_phase ps TERM 143 "init script"
+# The script is in its sleep once it has said so (a condition, not a pause).
 out=${ILOG[ps]%.log}.out
+poll 60 "init script: 10-sleep.sh says it sleeps" grep -q '10-sleep.sh: sleeping' "$out"
+signal_phase ps TERM 143 "init script"
 grep -q '10-sleep.sh: sleeping' "$out" || fail "init script: the script did not run (nothing in $(basename "$out"))"
 assert_log_lacks "$out" "10-sleep.sh: done" "init script: the script ran to its end"
 [ ! -e "$WORK/ps/postmaster.pid" ] || fail "init script: the temporary server was not stopped (postmaster.pid remains)"

@@ -20,7 +20,9 @@ for case in TERM:143 INT:130; do
         POSTGRES_REPLICATION_PASSWORD="$REPLPW" HOSTNAME=replica-wait -- \
         postgres -p 55441 -k "$WORK" -c listen_addresses=127.0.0.1
     poll 10 "$id logs that it waits for the primary" grep -Eq "$(step_re wait)waiting for the primary at 127.0.0.1:$PORT" "${ILOG[$id]}"
-    sleep 1
+    # In the wait once a refused attempt is logged (a condition, not a pause).
+    poll 60 "$id logs a refused connection" grep -q 'Connection refused' "${ILOG[$id]}"
+    sleep 1 # not a condition: a second in which it must keep waiting
     running "$id" || { wait_exit "$id" 1 || true; fail "$id exited ($EXIT_RC) while it should wait for the primary"; }
     grep -q 'Connection refused' "${ILOG[$id]}" || fail "$id does not wait on a refused connection"
     t0=$(date +%s%N)

@@ -22,7 +22,7 @@
 #      the new primary.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_faults.sh"
-it_setup 85
+it_setup 1000
 fx_trap
 net_pair
 P_PORT=55710
@@ -98,7 +98,7 @@ assert_log_has "${ILOG[ra]}" "PGDATA \"$WORK/ra\" holds a cluster that is not a 
 assert_log_has "${ILOG[ra]}" 'hint: .*POSTGRES_RESEED=force' "(a) the refusal hints at POSTGRES_RESEED=force"
 same_snapshot "$before" "$WORK/ra" "(a) refused"
 launch_replica ra "$NS_R" "$R_ADDR" 55711 "$WORK/ra" POSTGRES_RESEED=force
-wait_ready ra 60
+wait_ready ra
 assert_log_has "${ILOG[ra]}" "is a cluster that is not a standby; POSTGRES_RESEED=force: wiping it and cloning again" \
     "(a) the forced start says why it wipes"
 assert_log_has "${ILOG[ra]}" "$(step_re wipe)done in" "(a) the forced start wiped"
@@ -184,7 +184,7 @@ assert_log_has "${ILOG[r]}" "is a standby of system $P_SYSID, but the primary ru
     "(b) the refusal names both system identifiers"
 same_snapshot "$before" "$WORK/r" "(b) POSTGRES_RESEED=never"
 launch_replica r "$NS_R" "$R_ADDR" 55714 "$WORK/r"
-wait_ready r 60
+wait_ready r
 assert_log_has "${ILOG[r]}" "is a standby of system $P_SYSID, but the primary now runs system $P2_SYSID \(it was re-created\): discarding this copy and cloning again" \
     "(b) the replica says the primary was re-created"
 assert_log_has "${ILOG[r]}" "$(step_re wipe)done in" "(b) the replica wiped the old copy"

@@ -14,7 +14,7 @@ case $(file -bL "$BIN") in
 *"statically linked"* | *"static-pie linked"*) ;;
 *) skip "not a static binary: $(file -bL "$BIN" | cut -d, -f1-4)" ;;
 esac
-it_setup 50
+it_setup 150
 net_pair
 P_PORT=55470
 HOSTNAME_IN_ROOT=chroot-replica

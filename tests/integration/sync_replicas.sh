@@ -14,7 +14,7 @@
 #    returns successfully and its row is on the replica.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
-it_setup 50
+it_setup 300
 net_pair
 P_PORT=55630
 R_PORT=55631
@@ -23,8 +23,9 @@ SLOT=db_replica_1
 launch_primary p "$NS_P" "$P_ADDR" "$P_PORT" "$WORK/p" POSTGRES_SYNCHRONOUS_REPLICAS=1
 # The first start must not wait for a standby that cannot exist yet (no
 # replica can clone before the primary runs): a start that hangs is named.
+# (150 s: 10x a first start on a busy machine; see lib.sh.)
 p_ready() { in_ns p "$PG_BINDIR/pg_isready" -q -t 1 -h "$P_ADDR" -p "$P_PORT"; }
-for _ in $(seq 1 250); do
+for _ in $(seq 1 1500); do
     p_ready && break
     running p || break
     sleep 0.1

@@ -8,7 +8,7 @@
 # of 0.25 s gives ~16; the former 1 s cap gave 4. The replica keeps waiting
 # through it and stops on SIGTERM.
 source "$(dirname "$0")/lib.sh"
-it_setup 40
+it_setup 90
 net_single
 PORT=55480
 times="$WORK/attempts"

@@ -8,7 +8,7 @@
 # interrupted clone (which it would wipe and clone again with the right
 # password). No slot is created on the primary.
 source "$(dirname "$0")/lib.sh"
-it_setup 50
+it_setup 150
 net_pair
 P_PORT=55460
 R_PORT=55461

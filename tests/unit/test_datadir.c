@@ -3,6 +3,10 @@
 #include "check.h"
 #include "datadir.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 static struct datadir_facts dir(void)
 {
     struct datadir_facts f;
@@ -49,6 +53,51 @@ static void test_classify(void)
     CHECK(datadir_classify(&f) == DATADIR_CLONE_INTERRUPTED);
 }
 
+/* An unfinished init: initdb done, the marker written right after it still
+ * there (settings, roles or an init script did not finish). */
+static void test_classify_init_incomplete(void)
+{
+    struct datadir_facts f;
+
+    f = cluster(false);
+    f.has_init_marker = true; /* stopped during the init scripts */
+    CHECK(datadir_classify(&f) == DATADIR_INIT_INCOMPLETE);
+    f.control = PG_CONTROL_MISSING; /* ... or before initdb's files were all there */
+    CHECK(datadir_classify(&f) == DATADIR_INIT_INCOMPLETE);
+    f.control = PG_CONTROL_CORRUPT;
+    CHECK(datadir_classify(&f) == DATADIR_INIT_INCOMPLETE);
+    f = cluster(true);
+    f.has_init_marker = true; /* a script refilled PGDATA with a standby, and the marker stayed */
+    CHECK(datadir_classify(&f) == DATADIR_INIT_INCOMPLETE);
+    f.has_marker = true; /* the clone marker comes first */
+    CHECK(datadir_classify(&f) == DATADIR_CLONE_INTERRUPTED);
+}
+
+/* Each name of the init marker (today's, and the dotted one of earlier
+ * versions), read from disk: PG_VERSION without pg_control is a broken
+ * cluster, and the same with the marker an unfinished init. */
+static void test_inspect_init_marker(const char *name)
+{
+    char dir[] = "/tmp/pgep-datadir-XXXXXX", path[256];
+    struct datadir_facts f;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/PG_VERSION", dir);
+    FILE *pv = fopen(path, "w");
+    CHECK(pv && fputs("15\n", pv) >= 0 && fclose(pv) == 0);
+    CHECK(datadir_inspect(dir, &f) == 0 && datadir_classify(&f) == DATADIR_CONTROL_BROKEN);
+    char marker[256];
+    snprintf(marker, sizeof(marker), "%s/%s", dir, name);
+    FILE *m = fopen(marker, "w");
+    CHECK(m && fclose(m) == 0);
+    CHECK(datadir_inspect(dir, &f) == 0 && f.has_init_marker);
+    CHECK_STR(datadir_state_name(datadir_classify(&f)),
+              datadir_state_name(DATADIR_INIT_INCOMPLETE));
+    unlink(marker);
+    unlink(path);
+    CHECK(rmdir(dir) == 0);
+}
+
 static void test_replica_actions(void)
 {
     CHECK(datadir_replica_action(DATADIR_EMPTY, 0, 0, RESEED_AUTO) == REPLICA_CLONE);
@@ -69,12 +118,19 @@ static void test_replica_actions(void)
     CHECK(datadir_replica_action(DATADIR_NOT_A_CLUSTER, 0, 0, RESEED_AUTO) == REPLICA_REFUSE);
     CHECK(datadir_replica_action(DATADIR_NOT_A_CLUSTER, 0, 0, RESEED_FORCE) == REPLICA_RECLONE);
     CHECK(datadir_replica_action(DATADIR_CONTROL_BROKEN, 0, 0, RESEED_AUTO) == REPLICA_REFUSE);
+    /* a primary's half-made cluster: refused, as a cluster is, unless asked to */
+    CHECK(datadir_replica_action(DATADIR_INIT_INCOMPLETE, 0, 0, RESEED_AUTO) == REPLICA_REFUSE);
+    CHECK(datadir_replica_action(DATADIR_INIT_INCOMPLETE, 0, 0, RESEED_NEVER) == REPLICA_REFUSE);
+    CHECK(datadir_replica_action(DATADIR_INIT_INCOMPLETE, 0, 0, RESEED_FORCE) == REPLICA_RECLONE);
     CHECK(datadir_replica_action(DATADIR_NOT_A_DIRECTORY, 0, 0, RESEED_FORCE) == REPLICA_REFUSE);
 }
 
 int main(void)
 {
     test_classify();
+    test_classify_init_incomplete();
+    test_inspect_init_marker(DATADIR_INIT_MARKER);
+    test_inspect_init_marker(DATADIR_INIT_MARKER_OLD);
     test_replica_actions();
     return check_done("test_datadir");
 }
