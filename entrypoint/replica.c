@@ -416,6 +416,28 @@ static void clone_steps(struct flow *f, const struct config *cfg, enum replica_a
     flow_add(f, "clone", NULL, "write standby.signal and primary_conninfo, remove the marker");
 }
 
+/* The lines of the catch-up question, with the LSN the standby's own files
+ * give (plan contacts no server; the start may move it to the slot's
+ * restart_lsn, and logs the primary's answer with both LSNs). */
+static void plan_catchup(struct flow *f, const struct flow_ctx *c)
+{
+    const struct config *cfg = c->cfg;
+    struct catchup cu = {0};
+    char need[32];
+
+    catchup_local_need(cfg->pgdata, &c->facts->pg_control, &cu);
+    catchup_lsn(cu.need, need, sizeof(need));
+    flow_add(f, "slot", NULL,
+             "if the primary invalidated that slot (wal_status lost): drop it and create it again");
+    flow_add(f, "data", NULL,
+             "ask whether the primary still has the WAL from %s on timeline %u (its restart point "
+             "or newest WAL; the slot's restart_lsn if later); if it is gone: %s",
+             need, cu.tli,
+             cfg->reseed == RESEED_NEVER
+                 ? "refuse, exit 1 (POSTGRES_RESEED=never)"
+                 : "wipe PGDATA and clone again, with a warning that gives both LSNs");
+}
+
 void replica_steps(struct flow *f, const struct flow_ctx *c)
 {
     const struct config *cfg = c->cfg;
@@ -436,6 +458,7 @@ void replica_steps(struct flow *f, const struct flow_ctx *c)
                  cfg->reseed == RESEED_NEVER ? "refuse (POSTGRES_RESEED=never)"
                                              : "wipe PGDATA and clone again");
         flow_add(f, "slot", NULL, "re-create its replication slot on the primary if it is missing");
+        plan_catchup(f, c);
         flow_add(f, "data", NULL,
                  "rewrite primary_conninfo, primary_slot_name and the password file from the "
                  "environment");

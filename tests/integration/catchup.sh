@@ -7,12 +7,14 @@
 #      cloned, a file dropped into its PGDATA survives, and it streams;
 #  (2) two replicas stopped while the primary writes eight segments and
 #      checkpoints: their slots are invalidated ("lost") and their WAL goes;
-#      under POSTGRES_RESEED=never the first refuses with exit 1, both LSNs
-#      and the fix, and its PGDATA is untouched;
+#      `plan` names the LSN the start then reports; under
+#      POSTGRES_RESEED=never the first refuses with exit 1, both LSNs and the
+#      fix, and its PGDATA is untouched;
 #  (3) under POSTGRES_RESEED=auto the second logs ONE warning with both LSNs,
 #      drops and re-creates its lost slot (logged), re-seeds, has every row
 #      and streams; its slot reserves WAL again.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_ops.sh"
 it_setup 85
 net_pair
 P_PORT=55860
@@ -65,12 +67,21 @@ poll 20 "the stopped replicas' slots are invalidated" \
     q_is p "select string_agg(wal_status, ',' order by slot_name) from pg_replication_slots where slot_name in ('r1', 'r2')" 'lost,lost'
 rows=$(q p "select count(*) from t")
 
+# plan names the LSN the start then reports, and what it would do.
+run_bin "$NS_R" PGDATA="$WORK/r2" POSTGRES_PRIMARY_HOST="$P_ADDR" POSTGRES_PRIMARY_PORT="$P_PORT" \
+    POSTGRES_REPLICATION_PASSWORD="$REPLPW" HOSTNAME=r2 POSTGRES_RESEED=never -- plan
+expect_rc 0 "(2) plan"
+out_has '^  [0-9]+\. if the primary invalidated that slot \(wal_status lost\): drop it and create it again$' "(2) plan: the slot"
+out_has '^  [0-9]+\. ask whether the primary still has the WAL from [0-9A-F]+/[0-9A-F]+ on timeline 1 .*if it is gone: refuse, exit 1 \(POSTGRES_RESEED=never\)$' "(2) plan: the WAL"
+plan_lsn=$(sed -nE 's/.*still has the WAL from ([0-9A-F]+\/[0-9A-F]+) .*/\1/p' <<<"$RUN_OUT")
+
 before=$(snapshot "$WORK/r2")
 launch_replica r2 "$NS_R" "$R_ADDR" 55862 "$WORK/r2" POSTGRES_RESEED=never
 wait_exit r2 30 || fail "(2) r2 still runs after 30 s, want a refusal"
 [ "$EXIT_RC" = 1 ] || fail "(2) exit status $EXIT_RC, want 1"
 assert_log_has "${ILOG[r2]}" "ERROR.*is a standby that can no longer catch up: it needs the primary's WAL from [0-9A-F]+/[0-9A-F]+ \(timeline 1\), which the primary at $P_ADDR:$P_PORT has removed \(\"requested WAL segment [0-9A-F]{24} has already been removed\"; the primary is at [0-9A-F]+/[0-9A-F]+.*POSTGRES_RESEED=never; hint: set POSTGRES_RESEED=auto" \
     "(2) the refusal does not give the facts and the fix"
+assert_log_has "${ILOG[r2]}" "it needs the primary's WAL from $plan_lsn " "(2) the start's LSN is not the plan's ($plan_lsn)"
 assert_log_lacks "${ILOG[r2]}" "$(step_re '(clone|wipe)')" "(2) r2 cloned under POSTGRES_RESEED=never"
 [ "$(snapshot "$WORK/r2")" = "$before" ] || fail "(2) r2's PGDATA changed"
 
