@@ -30,7 +30,8 @@ static int unhealthy(const char *fmt, ...)
 
 struct health_opts {
     long long max_lag; /* -1: any */
-    bool live_only;    /* --live: the server answers; its role is not checked */
+    bool live_only;    /* --live: the server answers (and is no standby that
+                          cannot catch up); its role is not checked */
 };
 
 static int parse_opts(int argc, char **argv, struct health_opts *o)
@@ -144,7 +145,12 @@ int health_main(int argc, char **argv, char **envp)
         bool recovery = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         const char *status = PQgetisnull(res, 0, 1) ? "not running" : PQgetvalue(res, 0, 1);
         long long lag = PQgetisnull(res, 0, 2) ? 0 : strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-        if (opts.live_only) {
+        bool waiting = recovery && strcmp(status, "streaming") != 0;
+        /* Never alive again without a restart, which re-seeds it: the
+         * one failure --live reports beyond a server that does not answer. */
+        if (waiting && cannot_catch_up(&cfg, conn, err, sizeof(err)))
+            rc = unhealthy("%s", err);
+        else if (opts.live_only) {
             printf("alive: the server answers (%s)\n",
                    recovery ? "in recovery" : "not in recovery");
             rc = 0;
@@ -153,10 +159,7 @@ int health_main(int argc, char **argv, char **envp)
         /* A server in recovery is judged as the standby it is, also where
          * the role says primary: a start keeps a standby it finds (a recipe
          * that cloned the primary from an init script leaves one). */
-        else if (recovery && strcmp(status, "streaming") != 0 &&
-                 cannot_catch_up(&cfg, conn, err, sizeof(err)))
-            rc = unhealthy("%s", err);
-        else if (recovery && strcmp(status, "streaming") != 0)
+        else if (waiting)
             rc = unhealthy("the WAL receiver is %s, not streaming", status);
         else if (recovery && opts.max_lag >= 0 && lag > opts.max_lag)
             rc = unhealthy("replay lags %lld bytes behind the received WAL", lag);

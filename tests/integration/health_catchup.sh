@@ -5,7 +5,8 @@
 # segments and checkpoints: the slot is lost and the WAL goes. Let in
 # again, the standby retries for ever; `health` then says
 # "cannot catch up: the WAL it needs is gone on the primary; restart the
-# container to re-seed" in one line and exits 1. Restarted (as an
+# container to re-seed" in one line and exits 1, also with --live (what a
+# liveness probe runs). Restarted (as an
 # orchestrator would on that health check), it re-seeds and health is 0.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
@@ -48,6 +49,10 @@ expect_rc 1 "health of a replica that cannot catch up"
 one_line "health of a replica that cannot catch up"
 out_has '^unhealthy: cannot catch up: the WAL it needs is gone on the primary; restart the container to re-seed \(it needs WAL from [0-9A-F]+/[0-9A-F]+; the primary at .* says "requested WAL segment [0-9A-F]{24} has already been removed"\)$' \
     "health of a replica that cannot catch up"
+run_bin "$NS_R" "${R_ENV[@]}" -- health --live
+expect_rc 1 "health --live of a replica that cannot catch up (a liveness probe restarts it)"
+out_has '^unhealthy: cannot catch up: the WAL it needs is gone on the primary; restart the container to re-seed' \
+    "health --live of a replica that cannot catch up"
 
 stop r INT
 launch_replica r "$NS_R" "$R_ADDR" "$R_PORT" "$WORK/r"
