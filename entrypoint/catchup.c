@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* How long a plan waits for the primary to answer, as a start does. */
+#define PROBE_TIMEOUT_MS 2000
 /* How long the primary may take to send the first message of a stream. */
 #define ASK_TIMEOUT_MS 5000
 /* XLogLongPageHeaderData: magic, info, tli, pageaddr, rem_len, sysid,
@@ -208,6 +210,17 @@ static void renew_lost_slot(PGconn *conn, const char *slot)
                  slot);
 }
 
+/* The slot's restart point is what this standby last reported to have
+ * flushed: it has everything before it, and its walreceiver asks for
+ * nothing earlier (its own files may not say where they end: the last
+ * segment of a clone stops mid-segment, at a segment switch). */
+static void ask_from(PGconn *conn, uint64_t restart, struct catchup *c)
+{
+    if (c->need && restart > c->need)
+        c->need = restart;
+    catchup_ask(conn, c);
+}
+
 void catchup_probe(PGconn *conn, const char *slot, struct catchup *c)
 {
     uint64_t restart = 0;
@@ -223,13 +236,7 @@ void catchup_probe(PGconn *conn, const char *slot, struct catchup *c)
                      "removed, start it once with POSTGRES_RESEED=force",
                      slot);
     }
-    /* The slot's restart point is what this standby last reported to have
-     * flushed: it has everything before it, and its walreceiver asks for
-     * nothing earlier (its own files may not say where they end: the last
-     * segment of a clone stops mid-segment, at a segment switch). */
-    if (c->need && restart > c->need)
-        c->need = restart;
-    catchup_ask(conn, c);
+    ask_from(conn, restart, c);
 }
 
 static uint64_t primary_flush_lsn(PGconn *conn)
@@ -306,6 +313,26 @@ void catchup_ask(PGconn *conn, struct catchup *c)
     else
         judge_error(conn, res, c);
     PQclear(res);
+}
+
+int catchup_inspect(const struct config *cfg, uint64_t sysid, const char *slot, struct catchup *c,
+                    char *why, size_t whylen)
+{
+    uint64_t primary = 0, restart = 0;
+    PGconn *conn = pgconn_replication(cfg, PROBE_TIMEOUT_MS, why, whylen);
+
+    if (!conn)
+        return -1;
+    if (pgconn_identify_system(conn, &primary) < 0 || primary != sysid) {
+        snprintf(why, whylen, "it runs system %" PRIu64 ", not %" PRIu64, primary, sysid);
+        PQfinish(conn);
+        return -1;
+    }
+    if (slot)
+        c->slot = read_slot(conn, slot, &restart);
+    ask_from(conn, restart, c);
+    PQfinish(conn);
+    return 0;
 }
 
 void catchup_report(const struct config *cfg, const struct catchup *c)

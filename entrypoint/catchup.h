@@ -56,6 +56,13 @@ void catchup_probe(PGconn *conn, const char *slot, struct catchup *c);
 /* Only asks whether the WAL from c->need is still there (no slot changes). */
 void catchup_ask(PGconn *conn, struct catchup *c);
 
+/* For plan --ask-primary: connects as a start would (2 s at most) and, when
+ * the primary runs system sysid, reads the slot's state and asks about the
+ * WAL, changing nothing. Returns -1 when the primary could not be asked or
+ * runs another system (why says which). */
+int catchup_inspect(const struct config *cfg, uint64_t sysid, const char *slot, struct catchup *c,
+                    char *why, size_t whylen);
+
 /* "X/Y", as PostgreSQL prints an LSN. */
 void catchup_lsn(uint64_t lsn, char *buf, size_t len);
 

@@ -416,9 +416,39 @@ static void clone_steps(struct flow *f, const struct config *cfg, enum replica_a
     flow_add(f, "clone", NULL, "write standby.signal and primary_conninfo, remove the marker");
 }
 
+/* plan --ask-primary: the primary's answer now, read only, and what a
+ * start would do with it. */
+static void plan_answer(struct flow *f, const struct flow_ctx *c, struct catchup *cu)
+{
+    const struct config *cfg = c->cfg;
+    char slot_buf[64], why[512], need[32], have[32];
+    static const char *const slot_states[] = {"unknown", "missing", "reserving WAL",
+                                              "lost (invalidated)"};
+
+    if (catchup_inspect(cfg, c->facts->pg_control.system_identifier,
+                        standby_slot(cfg, slot_buf, sizeof(slot_buf)), cu, why, sizeof(why)) < 0) {
+        flow_add(f, "data", NULL, "(the primary at %s:%d, asked now: no answer about the WAL: %s)",
+                 cfg->primary_host, cfg->primary_port, why);
+        return;
+    }
+    catchup_lsn(cu->need, need, sizeof(need));
+    catchup_lsn(cu->primary_lsn, have, sizeof(have));
+    flow_add(
+        f, "data", NULL,
+        "(the primary at %s:%d, asked now: it is at %s, the slot is %s, the WAL from %s is %s: "
+        "a start would %s)",
+        cfg->primary_host, cfg->primary_port, have, slot_states[cu->slot], need,
+        cu->verdict == CATCHUP_GONE ? "gone"
+        : cu->verdict == CATCHUP_OK ? "there"
+                                    : "not known",
+        cu->verdict != CATCHUP_GONE   ? "start the standby as is"
+        : cfg->reseed == RESEED_NEVER ? "refuse"
+                                      : "re-seed");
+}
+
 /* The lines of the catch-up question, with the LSN the standby's own files
- * give (plan contacts no server; the start may move it to the slot's
- * restart_lsn, and logs the primary's answer with both LSNs). */
+ * give (plan contacts no server unless asked to; the start may move it to
+ * the slot's restart_lsn, and logs the primary's answer with both LSNs). */
 static void plan_catchup(struct flow *f, const struct flow_ctx *c)
 {
     const struct config *cfg = c->cfg;
@@ -436,6 +466,8 @@ static void plan_catchup(struct flow *f, const struct flow_ctx *c)
              cfg->reseed == RESEED_NEVER
                  ? "refuse, exit 1 (POSTGRES_RESEED=never)"
                  : "wipe PGDATA and clone again, with a warning that gives both LSNs");
+    if (c->ask_primary)
+        plan_answer(f, c, &cu);
 }
 
 void replica_steps(struct flow *f, const struct flow_ctx *c)

@@ -7,7 +7,8 @@
 #      cloned, a file dropped into its PGDATA survives, and it streams;
 #  (2) two replicas stopped while the primary writes eight segments and
 #      checkpoints: their slots are invalidated ("lost") and their WAL goes;
-#      `plan` names the LSN the start then reports; under
+#      `plan` names the LSN the start then reports (with --ask-primary, the
+#      primary's answer, and the slot stays lost); under
 #      POSTGRES_RESEED=never the first refuses with exit 1, both LSNs and the
 #      fix, and its PGDATA is untouched;
 #  (3) under POSTGRES_RESEED=auto the second logs ONE warning with both LSNs,
@@ -74,6 +75,13 @@ expect_rc 0 "(2) plan"
 out_has '^  [0-9]+\. if the primary invalidated that slot \(wal_status lost\): drop it and create it again$' "(2) plan: the slot"
 out_has '^  [0-9]+\. ask whether the primary still has the WAL from [0-9A-F]+/[0-9A-F]+ on timeline 1 .*if it is gone: refuse, exit 1 \(POSTGRES_RESEED=never\)$' "(2) plan: the WAL"
 plan_lsn=$(sed -nE 's/.*still has the WAL from ([0-9A-F]+\/[0-9A-F]+) .*/\1/p' <<<"$RUN_OUT")
+# --ask-primary: the primary's answer, read only (the slot stays lost).
+run_bin "$NS_R" PGDATA="$WORK/r2" POSTGRES_PRIMARY_HOST="$P_ADDR" POSTGRES_PRIMARY_PORT="$P_PORT" \
+    POSTGRES_REPLICATION_PASSWORD="$REPLPW" HOSTNAME=r2 POSTGRES_RESEED=never -- plan --ask-primary
+expect_rc 0 "(2) plan --ask-primary"
+out_has "^  [0-9]+\. \(the primary at $P_ADDR:$P_PORT, asked now: it is at [0-9A-F]+/[0-9A-F]+, the slot is lost \(invalidated\), the WAL from $plan_lsn is gone: a start would refuse\)$" \
+    "(2) plan --ask-primary"
+q_is p "select wal_status from pg_replication_slots where slot_name = 'r2'" lost || fail "(2) plan --ask-primary changed r2's slot"
 
 before=$(snapshot "$WORK/r2")
 launch_replica r2 "$NS_R" "$R_ADDR" 55862 "$WORK/r2" POSTGRES_RESEED=never
