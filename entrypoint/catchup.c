@@ -232,8 +232,8 @@ void catchup_probe(PGconn *conn, const char *slot, struct catchup *c)
         else if (c->slot != SLOT_RESERVED && pgconn_ensure_slot(conn, slot) == 1)
             log_warn("slot",
                      "replication slot \"%s\" was missing on the primary and has been created "
-                     "again; if this replica then reports that requested WAL was already "
-                     "removed, start it once with POSTGRES_RESEED=force",
+                     "again; whether the primary still has the WAL this standby needs is "
+                     "checked next",
                      slot);
     }
     ask_from(conn, restart, c);
