@@ -29,6 +29,8 @@ PORT = {
     "load_r": 56011,
     "reseed_p": 56020,
     "reseed_r": 56021,
+    "heal_p": 56030,
+    "heal_r": 56031,
     "absent": 56099,  # nothing ever listens here: the "waiting" phase
     "compose_p": 56080,
     "compose_r": 56081,

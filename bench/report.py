@@ -38,6 +38,10 @@ def report(bench):
         if f"reseed {label} rm" in bench.results:
             ratio_row(f"(for information) the same against a shell re-seed, `rm -rf` + pg_basebackup",
                       f"reseed {label} rm", None)
+    for label in ["100MiB", "1GiB"]:
+        if f"heal {label}" in bench.results or label == "100MiB":
+            ratio_row(f"heal at {label}: a replica whose WAL is gone, restarted -> streaming (vs a plain clone)",
+                      f"heal {label}", 1.10)
     sp = bench.results.get("stop_phases", {})
     for phase in ("waiting", "cloning", "initdb"):
         ts = sp.get(phase)
@@ -78,7 +82,7 @@ def report(bench):
               "| row | side | postgres starts | ready / streaming logged | done (polled) | entrypoint steps (median s) |",
               "| --- | --- | --- | --- | --- | --- |"]
     for key in ("boot", "seed", "restart", "reseed 100MiB", "reseed 100MiB rm", "reseed 1GiB",
-                "reseed 1GiB rm", "reseed 4GiB", "reseed 4GiB rm"):
+                "reseed 1GiB rm", "reseed 4GiB", "reseed 4GiB rm", "heal 100MiB", "heal 1GiB"):
         r = bench.results.get(key)
         if not r:
             continue

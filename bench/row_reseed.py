@@ -9,21 +9,20 @@ import row_stop
 from harness import MiB, PORT, P_ADDR, REPLPW, RE_EXEC, BenchError, Instance, fmt_s, now, say
 
 
-def fill(bench, target):
-    """Grows the re-seed primary to `target` bytes (all databases)."""
-    port = PORT["reseed_p"]
-    bench.psql_local("reseed-p", port, "create table if not exists fill (id bigint, pad text)")
+def fill(bench, target, sockname="reseed-p", port=PORT["reseed_p"]):
+    """Grows a primary (the re-seed one unless told) to `target` bytes (all databases)."""
+    bench.psql_local(sockname, port, "create table if not exists fill (id bigint, pad text)")
     t = now()
     while True:
-        size = int(bench.psql_local("reseed-p", port, "select sum(pg_database_size(oid)) from pg_database"))
+        size = int(bench.psql_local(sockname, port, "select sum(pg_database_size(oid)) from pg_database"))
         if size >= target:
             break
         rows = max(1000, min(500000, int((target - size) / 1100)))
-        bench.psql_local("reseed-p", port,
+        bench.psql_local(sockname, port,
                          f"insert into fill select g, repeat(md5(g::text), 30) "
                          f"from generate_series(1, {rows}) g")
-    bench.psql_local("reseed-p", port, "checkpoint")
-    say(f"re-seed primary holds {size / MiB:.0f} MiB (filled in {now() - t:.1f} s)")
+    bench.psql_local(sockname, port, "checkpoint")
+    say(f"{sockname} holds {size / MiB:.0f} MiB (filled in {now() - t:.1f} s)")
     return size
 
 

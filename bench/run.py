@@ -25,6 +25,9 @@ rows (--only takes their names):
            over the previous copy, to the exec of postgres; floor: bare
            pg_basebackup --checkpoint=fast into an empty directory, to its
            exit); --large adds 1 GiB and 4 GiB
+  heal     a replica whose slot was lost and WAL removed on the primary,
+           restarted (it re-seeds), to streaming, against a plain clone of
+           the same primary, to streaming; 100 MiB, --large adds 1 GiB
   compose  bench/compose-bench.py: `docker compose up` to a row replayed
            on the replica (needs dockerd and the images; --build builds them)
 The entrypoint's own CPU time and peak RSS come from its last log line
@@ -42,6 +45,7 @@ import time
 
 import row_boot
 import row_compose
+import row_heal
 import row_reseed
 import row_restart
 import row_seed
@@ -51,7 +55,7 @@ from report import machine, report
 
 # The rows, one module each (row_<name>.py) on the shared harness.py; the
 # report is report.py.
-ROWS = ["boot", "seed", "restart", "stop", "reseed", "compose"]
+ROWS = ["boot", "seed", "restart", "stop", "reseed", "heal", "compose"]
 
 
 def main():
@@ -59,7 +63,7 @@ def main():
     ap.add_argument("-n", "--runs", type=int, default=5, help="runs of each side per row (default 5)")
     ap.add_argument("--bin", default=os.path.join(TOP, "build", "pg-entrypoint"),
                     help="the pg-entrypoint binary (default build/pg-entrypoint)")
-    ap.add_argument("--large", action="store_true", help="also re-seed at 1 GiB and 4 GiB (slow; ~13 GB of disk)")
+    ap.add_argument("--large", action="store_true", help="also re-seed at 1 GiB and 4 GiB, heal at 1 GiB (slow; ~15 GB of disk)")
     ap.add_argument("--only", help=f"comma-separated rows: {','.join(ROWS)} (default all)")
     ap.add_argument("--skip", help="comma-separated rows to leave out")
     ap.add_argument("--build", action="store_true", help="docker-compose build before the compose row")
@@ -93,6 +97,8 @@ def main():
             row_stop.early(bench)
         if "reseed" in rows or "stop" in rows:
             row_reseed.run(bench, "reseed" in rows, "stop" in rows)
+        if "heal" in rows:
+            row_heal.run(bench)
         if "seed" in rows:
             row_seed.run(bench)
         if "restart" in rows:

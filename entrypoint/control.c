@@ -22,10 +22,12 @@ struct control_layout {
     size_t system_identifier;
     size_t state;
     size_t crc;
+    size_t redo;     /* checkPointCopy.redo: where recovery starts reading WAL */
+    size_t redo_tli; /* checkPointCopy.ThisTimeLineID */
 };
 
 static const struct control_layout layouts[] = {
-    {1300, 0, 16, 288}, /* PostgreSQL 15 */
+    {1300, 0, 16, 288, 40, 48}, /* PostgreSQL 15 */
 };
 
 static const struct control_layout *layout_of(uint32_t version)
@@ -61,6 +63,8 @@ enum pg_control_status control_parse(const unsigned char *buf, size_t len, struc
     memcpy(&out->system_identifier, buf + l->system_identifier, sizeof(out->system_identifier));
     out->version = version;
     memcpy(&out->state, buf + l->state, sizeof(out->state));
+    memcpy(&out->redo, buf + l->redo, sizeof(out->redo));
+    memcpy(&out->redo_tli, buf + l->redo_tli, sizeof(out->redo_tli));
     memcpy(&stored, buf + l->crc, sizeof(stored));
     if (control_crc32c(buf, l->crc) != stored)
         return PG_CONTROL_CORRUPT;

@@ -1,6 +1,6 @@
-/* global/pg_control: the system identifier, version and state of a cluster,
- * CRC-checked. Its layout differs per PostgreSQL major; control.c holds one
- * row per pg_control version it knows. */
+/* global/pg_control: the system identifier, version, state and restart point
+ * (REDO location) of a cluster, CRC-checked. Its layout differs per PostgreSQL major; control.c
+ * holds one row per pg_control version it knows. */
 #ifndef PGEP_CONTROL_H
 #define PGEP_CONTROL_H
 
@@ -12,7 +12,9 @@ enum pg_control_status { PG_CONTROL_OK, PG_CONTROL_MISSING, PG_CONTROL_CORRUPT }
 struct pg_control {
     uint64_t system_identifier;
     uint32_t version;
-    int32_t state; /* DBState: 1 shut down, 2 shut down in recovery, 6 in production, ... */
+    int32_t state;     /* DBState: 1 shut down, 2 shut down in recovery, 6 in production, ... */
+    uint64_t redo;     /* the last checkpoint's (or restartpoint's) REDO location */
+    uint32_t redo_tli; /* its timeline */
 };
 
 /* Parses the first bytes of a pg_control file; pure, for unit tests.

@@ -21,6 +21,7 @@ struct flow_ctx {
     enum datadir_state state;
     const char *const *server_args; /* the postgres command line */
     char *const *env;               /* the children's environment, without secrets */
+    bool ask_primary;               /* plan --ask-primary: a standby's plan asks the primary */
 };
 
 typedef int (*flow_fn)(const struct flow_ctx *ctx);

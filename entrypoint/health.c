@@ -1,5 +1,6 @@
 #include "health.h"
 
+#include "catchup.h"
 #include "config.h"
 #include "pgconn.h"
 #include "proc.h"
@@ -29,7 +30,8 @@ static int unhealthy(const char *fmt, ...)
 
 struct health_opts {
     long long max_lag; /* -1: any */
-    bool live_only;    /* --live: the server answers; its role is not checked */
+    bool live_only;    /* --live: the server answers (and is no standby that
+                          cannot catch up); its role is not checked */
 };
 
 static int parse_opts(int argc, char **argv, struct health_opts *o)
@@ -74,6 +76,42 @@ static PGconn *connect_local(const struct config *cfg, char *const *envp, char *
     return pgconn_open(keys, vals, HEALTH_TIMEOUT_MS, why, len);
 }
 
+/* A standby that is not streaming may be one that never will again: the
+ * primary has removed the WAL from where its replay stands, and postgres
+ * retries for ever. The primary is the judge, asked the same question as at
+ * a start (catchup.c) from where the standby is now; it is asked only when
+ * the WAL receiver is not streaming, and no answer is no verdict. */
+static bool cannot_catch_up(const struct config *cfg, PGconn *local, char *msg, size_t len)
+{
+    struct catchup cu = {0};
+    char why[256];
+
+    if (!cfg->primary_host || !*cfg->primary_host)
+        return false;
+    PGresult *res = PQexec(local, "SELECT greatest(pg_last_wal_receive_lsn(), "
+                                  "pg_last_wal_replay_lsn()) - '0/0'::pg_lsn, "
+                                  "(SELECT timeline_id FROM pg_control_checkpoint())");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+        cu.need = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        cu.tli = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+    PQclear(res);
+    PGconn *primary = cu.need ? pgconn_replication(cfg, HEALTH_TIMEOUT_MS, why, sizeof(why)) : NULL;
+    if (!primary)
+        return false;
+    catchup_ask(primary, &cu);
+    PQfinish(primary);
+    if (cu.verdict != CATCHUP_GONE)
+        return false;
+    char need[32];
+    catchup_lsn(cu.need, need, sizeof(need));
+    snprintf(msg, len,
+             "cannot catch up: the WAL it needs is gone on the primary; restart the container to "
+             "re-seed (it needs WAL from %s; the primary at %s:%d says \"%s\")",
+             need, cfg->primary_host, cfg->primary_port, cu.detail);
+    return true;
+}
+
 int health_main(int argc, char **argv, char **envp)
 {
     struct config cfg;
@@ -107,7 +145,12 @@ int health_main(int argc, char **argv, char **envp)
         bool recovery = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         const char *status = PQgetisnull(res, 0, 1) ? "not running" : PQgetvalue(res, 0, 1);
         long long lag = PQgetisnull(res, 0, 2) ? 0 : strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-        if (opts.live_only) {
+        bool waiting = recovery && strcmp(status, "streaming") != 0;
+        /* Never alive again without a restart, which re-seeds it: the
+         * one failure --live reports beyond a server that does not answer. */
+        if (waiting && cannot_catch_up(&cfg, conn, err, sizeof(err)))
+            rc = unhealthy("%s", err);
+        else if (opts.live_only) {
             printf("alive: the server answers (%s)\n",
                    recovery ? "in recovery" : "not in recovery");
             rc = 0;
@@ -116,7 +159,7 @@ int health_main(int argc, char **argv, char **envp)
         /* A server in recovery is judged as the standby it is, also where
          * the role says primary: a start keeps a standby it finds (a recipe
          * that cloned the primary from an init script leaves one). */
-        else if (recovery && strcmp(status, "streaming") != 0)
+        else if (waiting)
             rc = unhealthy("the WAL receiver is %s, not streaming", status);
         else if (recovery && opts.max_lag >= 0 && lag > opts.max_lag)
             rc = unhealthy("replay lags %lld bytes behind the received WAL", lag);

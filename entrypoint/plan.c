@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int plan_main(char **envp)
+int plan_main(char **envp, bool ask_primary)
 {
     struct config cfg;
     struct datadir_facts facts;
@@ -40,7 +40,8 @@ int plan_main(char **envp)
     int rc = cfg.role == ROLE_PRIMARY ? primary_check(&cfg, state) : replica_check(&cfg, state);
     if (rc == 0) {
         struct flow flow;
-        struct flow_ctx ctx = {.cfg = &cfg, .facts = &facts, .state = state};
+        struct flow_ctx ctx = {
+            .cfg = &cfg, .facts = &facts, .state = state, .ask_primary = ask_primary};
         printf("steps:\n");
         flow_init(&flow);
         if (geteuid() == 0)

@@ -1,5 +1,6 @@
 #include "replica.h"
 
+#include "catchup.h"
 #include "discard.h"
 #include "fsutil.h"
 #include "initdb_d.h"
@@ -25,9 +26,12 @@
 /* On restart, ask the primary (once, briefly) which cluster it runs: a
  * standby of a cluster that no longer exists must be re-cloned. When it is
  * the same cluster, make sure the slot is still there (a primary restored
- * from a backup has lost it), or streaming would fail for ever. When the
- * primary cannot be reached, the standby starts as is and postgres retries. */
-static uint64_t probe_primary(const struct config *cfg, uint64_t local, const char *slot)
+ * from a backup has lost it, and a replica that fell too far behind finds it
+ * invalidated), or streaming would fail for ever, and whether the WAL the
+ * standby needs is still there (catchup.c). When the primary cannot be
+ * reached, the standby starts as is and postgres retries. */
+static uint64_t probe_primary(const struct config *cfg, uint64_t local, const char *slot,
+                              struct catchup *cu)
 {
     char why[512];
     uint64_t sysid = 0;
@@ -42,12 +46,8 @@ static uint64_t probe_primary(const struct config *cfg, uint64_t local, const ch
     }
     if (pgconn_identify_system(conn, &sysid) < 0)
         sysid = 0;
-    if (sysid == local && slot && pgconn_ensure_slot(conn, slot) == 1)
-        log_warn("slot",
-                 "replication slot \"%s\" was missing on the primary and has been created again; "
-                 "if this replica then reports that requested WAL was already removed, start it "
-                 "once with POSTGRES_RESEED=force",
-                 slot);
+    if (sysid == local)
+        catchup_probe(conn, slot, cu);
     PQfinish(conn);
     return sysid;
 }
@@ -326,10 +326,19 @@ static int start_or_clone(const struct flow_ctx *c)
     const char *slot = standby_slot(cfg, slot_buf, sizeof(slot_buf));
     enum datadir_state state = datadir_classify(facts);
     uint64_t local = facts->pg_control.system_identifier, primary = 0;
+    struct catchup cu = {0};
 
-    if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE)
-        primary = probe_primary(cfg, local, slot);
+    if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE) {
+        catchup_local_need(cfg->pgdata, &facts->pg_control, &cu);
+        primary = probe_primary(cfg, local, slot, &cu);
+    }
     enum replica_action action = datadir_replica_action(state, local, primary, cfg->reseed);
+    if (action == REPLICA_START && cu.verdict == CATCHUP_GONE) {
+        catchup_report(cfg, &cu);
+        if (cfg->reseed == RESEED_NEVER)
+            return -1;
+        action = REPLICA_RECLONE;
+    }
     /* only a remark: a replica runs no scripts, so one it cannot read is no error */
     if (initdb_d_pending(INITDB_D_DIR) == 1)
         log_info("initdb.d",
@@ -342,6 +351,8 @@ static int start_or_clone(const struct flow_ctx *c)
         explain_refusal(cfg, state, local, primary);
         return -1;
     case REPLICA_START:
+        if (cu.verdict == CATCHUP_OK)
+            catchup_report(cfg, &cu);
         log_info("data",
                  "PGDATA \"%s\" is a standby of system %" PRIu64
                  "; starting it as is, without a clone",
@@ -350,13 +361,14 @@ static int start_or_clone(const struct flow_ctx *c)
             return -1;
         break;
     case REPLICA_RECLONE:
-        if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE)
+        /* catchup_report has said why when the WAL is gone */
+        if (cu.verdict != CATCHUP_GONE && state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE)
             log_warn("data",
                      "PGDATA \"%s\" is a standby of system %" PRIu64
                      ", but the primary now runs system %" PRIu64
                      " (it was re-created): discarding this copy and cloning again",
                      cfg->pgdata, local, primary);
-        else
+        else if (cu.verdict != CATCHUP_GONE)
             log_warn("data", "PGDATA \"%s\" is %s; %s: wiping it and cloning again", cfg->pgdata,
                      datadir_state_name(state),
                      cfg->reseed == RESEED_FORCE ? "POSTGRES_RESEED=force"
@@ -404,6 +416,60 @@ static void clone_steps(struct flow *f, const struct config *cfg, enum replica_a
     flow_add(f, "clone", NULL, "write standby.signal and primary_conninfo, remove the marker");
 }
 
+/* plan --ask-primary: the primary's answer now, read only, and what a
+ * start would do with it. */
+static void plan_answer(struct flow *f, const struct flow_ctx *c, struct catchup *cu)
+{
+    const struct config *cfg = c->cfg;
+    char slot_buf[64], why[512], need[32], have[32];
+    static const char *const slot_states[] = {"unknown", "missing", "reserving WAL",
+                                              "lost (invalidated)"};
+
+    if (catchup_inspect(cfg, c->facts->pg_control.system_identifier,
+                        standby_slot(cfg, slot_buf, sizeof(slot_buf)), cu, why, sizeof(why)) < 0) {
+        flow_add(f, "data", NULL, "(the primary at %s:%d, asked now: no answer about the WAL: %s)",
+                 cfg->primary_host, cfg->primary_port, why);
+        return;
+    }
+    catchup_lsn(cu->need, need, sizeof(need));
+    catchup_lsn(cu->primary_lsn, have, sizeof(have));
+    flow_add(
+        f, "data", NULL,
+        "(the primary at %s:%d, asked now: it is at %s, the slot is %s, the WAL from %s is %s: "
+        "a start would %s)",
+        cfg->primary_host, cfg->primary_port, have, slot_states[cu->slot], need,
+        cu->verdict == CATCHUP_GONE ? "gone"
+        : cu->verdict == CATCHUP_OK ? "there"
+                                    : "not known",
+        cu->verdict != CATCHUP_GONE   ? "start the standby as is"
+        : cfg->reseed == RESEED_NEVER ? "refuse"
+                                      : "re-seed");
+}
+
+/* The lines of the catch-up question, with the LSN the standby's own files
+ * give (plan contacts no server unless asked to; the start may move it to
+ * the slot's restart_lsn, and logs the primary's answer with both LSNs). */
+static void plan_catchup(struct flow *f, const struct flow_ctx *c)
+{
+    const struct config *cfg = c->cfg;
+    struct catchup cu = {0};
+    char need[32];
+
+    catchup_local_need(cfg->pgdata, &c->facts->pg_control, &cu);
+    catchup_lsn(cu.need, need, sizeof(need));
+    flow_add(f, "slot", NULL,
+             "if the primary invalidated that slot (wal_status lost): drop it and create it again");
+    flow_add(f, "data", NULL,
+             "ask whether the primary still has the WAL from %s on timeline %u (its restart point "
+             "or newest WAL; the slot's restart_lsn if later); if it is gone: %s",
+             need, cu.tli,
+             cfg->reseed == RESEED_NEVER
+                 ? "refuse, exit 1 (POSTGRES_RESEED=never)"
+                 : "wipe PGDATA and clone again, with a warning that gives both LSNs");
+    if (c->ask_primary)
+        plan_answer(f, c, &cu);
+}
+
 void replica_steps(struct flow *f, const struct flow_ctx *c)
 {
     const struct config *cfg = c->cfg;
@@ -424,6 +490,7 @@ void replica_steps(struct flow *f, const struct flow_ctx *c)
                  cfg->reseed == RESEED_NEVER ? "refuse (POSTGRES_RESEED=never)"
                                              : "wipe PGDATA and clone again");
         flow_add(f, "slot", NULL, "re-create its replication slot on the primary if it is missing");
+        plan_catchup(f, c);
         flow_add(f, "data", NULL,
                  "rewrite primary_conninfo, primary_slot_name and the password file from the "
                  "environment");

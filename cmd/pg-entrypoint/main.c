@@ -23,7 +23,7 @@
 static const char usage_text[] =
     "Usage: pg-entrypoint [postgres [ARGS...]]\n"
     "       pg-entrypoint health [--live] [--max-lag BYTES]\n"
-    "       pg-entrypoint plan\n"
+    "       pg-entrypoint plan [--ask-primary]\n"
     "       pg-entrypoint COMMAND [ARGS...]\n"
     "       pg-entrypoint --help | --version\n"
     "\n"
@@ -34,7 +34,8 @@ static const char usage_text[] =
     "  health  exit 0 when the local server is a healthy primary (accepting\n"
     "          connections, not in recovery) or replica (streaming)\n"
     "  plan    print the role, the data directory's state and the steps a start\n"
-    "          would take; changes nothing\n"
+    "          would take; changes nothing (--ask-primary: a standby asks the\n"
+    "          primary, read only, whether it still has the WAL it needs)\n"
     "\n"
     "Main variables: POSTGRES_ROLE (primary, replica, auto), POSTGRES_PASSWORD,\n"
     "POSTGRES_PRIMARY_HOST, POSTGRES_REPLICATION_USER, POSTGRES_REPLICATION_PASSWORD,\n"
@@ -192,7 +193,9 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "health") == 0)
         return health_main(argc, argv, environ);
     if (argc > 1 && strcmp(argv[1], "plan") == 0)
-        return argc == 2 ? plan_main(environ) : EXIT_USAGE;
+        return argc == 2                                            ? plan_main(environ, false)
+               : argc == 3 && strcmp(argv[2], "--ask-primary") == 0 ? plan_main(environ, true)
+                                                                    : EXIT_USAGE;
     const char **args = server_args(argc, argv);
     if (!args)
         return EXIT_RUNTIME;

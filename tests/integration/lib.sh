@@ -473,3 +473,11 @@ assert_no_secret()
 
 # A step line of the entrypoint's own log: `... [pg-entrypoint] LEVEL STEP: ...`.
 step_re() { printf '\\[pg-entrypoint\\] [A-Z]+ +%s: ' "$1"; }
+
+# expect_exit ID SECONDS RC WHAT: the instance stops by itself (a refusal)
+# within SECONDS, with exit status RC.
+expect_exit()
+{
+    wait_exit "$1" "$2" || fail "$4: $1 still runs after $2 s, want exit $3"
+    [ "$EXIT_RC" = "$3" ] || fail "$4: exit status $EXIT_RC, want $3"
+}

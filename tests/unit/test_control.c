@@ -40,8 +40,28 @@ static void test_control(void)
     CHECK(control_parse(buf, sizeof(buf), &c) == PG_CONTROL_CORRUPT);
 }
 
+/* The restart point, at its 1300 offsets (checked against pg_controldata's
+ * "Latest checkpoint's REDO location" of a PostgreSQL 15 cluster). */
+static void test_redo(void)
+{
+    static unsigned char buf[8192];
+    struct pg_control c;
+    uint64_t redo = 0x13002028ull;
+    uint32_t tli = 3;
+
+    make_control(buf, 42, 4);
+    memcpy(buf + 40, &redo, 8);
+    memcpy(buf + 48, &tli, 4);
+    uint32_t crc = control_crc32c(buf, 288);
+    memcpy(buf + 288, &crc, 4);
+    CHECK(control_parse(buf, sizeof(buf), &c) == PG_CONTROL_OK);
+    CHECK(c.redo == 0x13002028ull);
+    CHECK(c.redo_tli == 3);
+}
+
 int main(void)
 {
     test_control();
+    test_redo();
     return check_done("test_control");
 }
