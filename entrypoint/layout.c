@@ -25,14 +25,14 @@ void layout_refusal(const struct config *cfg, const struct datadir_facts *f, boo
     buf[0] = '\0';
     if (server >= 18 && old_mount && !is_within(cfg->pgdata, LAYOUT_OLD_PGDATA)) {
         snprintf(buf, len,
-                 "a volume is mounted at %s, where PostgreSQL 17 and older kept their data, but "
-                 "PostgreSQL %d keeps it in PGDATA \"%s\" (from 18 on, the official image's "
-                 "volume is /var/lib/postgresql); refusing to initialise or clone beside that "
-                 "volume, which would stay unused while the new data is lost with the "
-                 "container; hint: mount the volume at /var/lib/postgresql instead (the data "
-                 "then lives in %d/docker), or set PGDATA=%s to keep the old path; a volume "
-                 "holding an older major's data needs that major's image or pg_upgrade first "
-                 "(major upgrades come later)",
+                 "a volume is mounted at %s (an unused mount/volume), where PostgreSQL 17 and "
+                 "older kept their data, but PostgreSQL %d keeps it in PGDATA \"%s\" (from 18 "
+                 "on, the official image's volume is /var/lib/postgresql); refusing to "
+                 "initialise or clone beside that volume, which would stay unused while the new "
+                 "data is lost with the container; hint: mount the volume at /var/lib/postgresql "
+                 "instead (the data then lives in %d/docker), or set PGDATA=%s to keep the old "
+                 "path; a volume holding an older major's data needs that major's image or "
+                 "pg_upgrade first (major upgrades come later)",
                  LAYOUT_OLD_PGDATA, server, cfg->pgdata, server, LAYOUT_OLD_PGDATA);
         return;
     }
