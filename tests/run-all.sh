@@ -111,19 +111,28 @@ install_compose_v2() {
 # image that tests/images/build-base-image.sh makes from Debian packages
 # (debootstrap + apt: about 2.5 min each here, mostly downloads and dpkg).
 # They are built in the background while the unit, lint and integration
-# tiers run (those use no Docker), one after the other, and waited for
-# before the e2e tier; their fixtures (e2e_images_17, _18) then find them.
+# tiers run (those use no Docker), one after the other, each followed by
+# the project's images on it (`PG_MAJOR=N docker compose build`, about
+# 3-5 min each: build tools, libpq 18, the binary), and waited for before
+# the e2e tier; their fixtures (e2e_images_17, _18) then find them all
+# built, or cached.
 base_pid=""
 base_log=/tmp/pgep-base-images.log
 start_base_images() {
     [ "${PGEP_SKIP_E2E:-0}" = 1 ] && return 0
     start_docker || return 0
-    say "building the base images of PostgreSQL 17 and 18 in the background (log: $base_log)"
+    say "building the base and project images of PostgreSQL 17 and 18 in the background (log: $base_log)"
     (
         for major in 17 18; do
             t=$SECONDS
             sh tests/images/build-base-image.sh "$major" || echo "postgres:$major: build-base-image.sh failed"
             echo "postgres:$major ready after $((SECONDS - t)) s"
+            t=$SECONDS
+            # (what tests/e2e/setup.sh builds; a failure here is its to report)
+            PG_MAJOR=$major DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0 \
+                docker compose --ansi never -f docker-compose.yml -p "pgep-ci-build-$major" build -q ||
+                echo "PG_MAJOR=$major: docker compose build failed (the e2e_images_$major fixture will say why)"
+            echo "pg-entrypoint images of $major built after $((SECONDS - t)) s"
         done
     ) >"$base_log" 2>&1 &
     base_pid=$!
@@ -135,7 +144,7 @@ wait_base_images() {
     wait "$base_pid"
     base_pid=""
     cat "$base_log"
-    timings+=("$(printf 'base images 17 and 18 (background) took %d s; the e2e tier waited %d s for them' \
+    timings+=("$(printf 'images of 17 and 18 (background) took %d s; the e2e tier waited %d s for them' \
         $((SECONDS - base_started)) $((SECONDS - t)))")
 }
 
