@@ -7,6 +7,12 @@ connections, to the replica streaming (pg_stat_wal_receiver), and to a row
 written on the primary as soon as it was ready being readable on the replica.
 Prints medians and ratios (ours / floor); --markdown writes the table too.
 The images must exist (docker compose build; tests/images/build-base-image.sh).
+
+--major N: PostgreSQL N (PG_MAJOR=N for this project's compose file, whose
+images are then pg-entrypoint-ROLE:localN; BASE_IMAGE=postgres:N for the
+floor, so each major is measured against its own floor on the same base
+image). --boot: the primary's first boot alone (`up primary` -> accepting
+connections), no replica.
 """
 import argparse
 import json
@@ -58,17 +64,23 @@ def wait_for(pred, t0):
     raise RuntimeError("timed out")
 
 
-def one_run(compose, stack, run):
-    """Seconds from `up` to: primary ready, replica streaming, row replayed."""
+def one_run(compose, stack, run, major=None, boot=False):
+    """Seconds from `up` to: primary ready, replica streaming, row replayed
+    (with boot: primary ready only)."""
     project = f"pgep-bench-{stack}-{os.getpid()}-{run}"
     base = compose + ["-p", project] + stack_files(stack)
     env = dict(os.environ, PRIMARY_PORT=PRIMARY_PORT, REPLICA_PORT=REPLICA_PORT,
                POSTGRES_PASSWORD=PASSWORD, POSTGRES_REPLICATION_PASSWORD=PASSWORD)
+    env.pop("PG_MAJOR", None)
+    if major:
+        env.update(PG_MAJOR=str(major), BASE_IMAGE=f"postgres:{major}")
     try:
         t0 = time.monotonic()
-        subprocess.run(base + ["up", "-d", "--no-build"], check=True, env=env,
+        subprocess.run(base + ["up", "-d", "--no-build"] + (["primary"] if boot else []), check=True, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ready = wait_for(lambda: psql(PRIMARY_PORT, "select 1") == "1", t0)
+        if boot:
+            return (ready,)
         psql(PRIMARY_PORT, "create table bench_row(x int); insert into bench_row values (1)")
         streaming = wait_for(lambda: psql(REPLICA_PORT, "select status from pg_stat_wal_receiver") == "streaming", t0)
         replayed = wait_for(lambda: psql(REPLICA_PORT, "select x from bench_row") == "1", t0)
@@ -86,6 +98,8 @@ def main():
     ap.add_argument("--json", help="also write every run's figures to this file (bench/run.py reads it)")
     ap.add_argument("--primary-port", default=PRIMARY_PORT, help=f"host port of the primary (default {PRIMARY_PORT})")
     ap.add_argument("--replica-port", default=REPLICA_PORT, help=f"host port of the replica (default {REPLICA_PORT})")
+    ap.add_argument("--major", type=int, help="PostgreSQL major of both stacks (default: the compose file's, 15)")
+    ap.add_argument("--boot", action="store_true", help="the primary's first boot only (no replica)")
     args = ap.parse_args()
     PRIMARY_PORT, REPLICA_PORT = str(args.primary_port), str(args.replica_port)
     compose = compose_cmd()
@@ -93,12 +107,17 @@ def main():
     for run in range(args.runs):
         order = ["floor", "ours"] if run % 2 == 0 else ["ours", "floor"]
         for stack in order:
-            r = one_run(compose, stack, run)
+            r = one_run(compose, stack, run, args.major, args.boot)
             results[stack].append(r)
-            print(f"run {run + 1} {stack:5}: ready {r[0]:.2f} s, streaming {r[1]:.2f} s, row {r[2]:.2f} s",
-                  flush=True)
+            print(f"run {run + 1} {stack:5}: ready {r[0]:.2f} s" +
+                  ("" if args.boot else f", streaming {r[1]:.2f} s, row {r[2]:.2f} s"), flush=True)
     rows = []
-    for i, name in enumerate(["up -> primary ready", "up -> replica streaming", "up -> row replayed"]):
+    names = ["up -> primary ready", "up -> replica streaming", "up -> row replayed"]
+    if args.boot:
+        names = ["up primary -> ready (first boot)"]
+    if args.major:
+        names = [f"PostgreSQL {args.major}: {n}" for n in names]
+    for i, name in enumerate(names):
         f = statistics.median(r[i] for r in results["floor"])
         o = statistics.median(r[i] for r in results["ours"])
         rows.append((name, f, o, o / f))

@@ -1,19 +1,21 @@
 # Why this exists: Debian's libpq.a cannot be linked statically (it needs
 # GSSAPI and LDAP, shipped only as shared libraries). So libpq, libpgcommon
-# and libpgport are built here from the PostgreSQL 15 source, without those
+# and libpgport are built here from the PostgreSQL source (major 15 or newer:
+# the one the build's distribution offers), without those
 # dependencies, and linked with Debian's static OpenSSL. Defines pgep::libpq.
 #
 # Source of the tarball, in this order:
-#   PG_SOURCE         local path or URL of a postgresql-15.x .tar.bz2/.tar.gz
+#   PG_SOURCE         local path or URL of a postgresql-N.x .tar.bz2/.tar.gz (N >= 15)
 #   PG_SOURCE_SHA256  its SHA256; required for a URL, verified when given
 #   (neither)         cmake/fetch-postgres-source.sh downloads it at configure
-#                     time with apt-get source, checked against the .dsc, and
-#                     caches it in the build directory.
+#                     time with apt-get source (postgresql-$PG_MAJOR, else the
+#                     newest the distribution has), checked against the .dsc,
+#                     and caches it in the build directory.
 
 include(ExternalProject)
 
 set(PG_SOURCE "" CACHE STRING
-  "PostgreSQL 15 source tarball (path or URL); empty: fetch with apt-get source")
+  "PostgreSQL (15 or newer) source tarball (path or URL); empty: fetch with apt-get source")
 set(PG_SOURCE_SHA256 "" CACHE STRING
   "SHA256 of PG_SOURCE (required when PG_SOURCE is a URL)")
 
@@ -59,8 +61,8 @@ else()
     RESULT_VARIABLE _pgep_rc
     OUTPUT_STRIP_TRAILING_WHITESPACE)
   if(NOT _pgep_rc EQUAL 0 OR NOT EXISTS "${_pgep_tarball}")
-    message(FATAL_ERROR "Could not obtain the PostgreSQL 15 source with apt-get source "
-      "(see the messages above). Set PG_SOURCE to a postgresql-15.x tarball "
+    message(FATAL_ERROR "Could not obtain the PostgreSQL source with apt-get source "
+      "(see the messages above). Set PG_SOURCE to a postgresql-N.x tarball (N >= 15) "
       "(path or URL, with PG_SOURCE_SHA256), or pass -DPG_ENTRYPOINT_STATIC=OFF.")
   endif()
   # checked against the .dsc by the script; pinned here for the extract step
@@ -74,9 +76,9 @@ endif()
 
 string(REGEX REPLACE "[?#].*$" "" _pgep_name "${_pgep_tarball}")
 get_filename_component(_pgep_name "${_pgep_name}" NAME)
-if(NOT _pgep_name MATCHES "^postgresql-15[._][0-9].*\\.tar\\.(bz2|gz)$")
-  message(FATAL_ERROR "PG_SOURCE must be a postgresql-15.x .tar.bz2 or .tar.gz "
-    "(postgresql-15.N.tar.* or Debian's postgresql-15_15.N.orig.tar.*), got: ${_pgep_name}")
+if(NOT _pgep_name MATCHES "^postgresql-(1[5-9]|[2-9][0-9])[._][0-9].*\\.tar\\.(bz2|gz|xz)$")
+  message(FATAL_ERROR "PG_SOURCE must be a postgresql-N.x .tar.bz2, .tar.gz or .tar.xz with N >= 15 "
+    "(postgresql-N.M.tar.* or Debian's postgresql-N_N.M.orig.tar.*), got: ${_pgep_name}")
 endif()
 message(STATUS "libpq for the static link: ${_pgep_tarball}")
 
@@ -98,8 +100,9 @@ set(_pgep_libs
 set(_pgep_headers
   src/interfaces/libpq/libpq-fe.h
   src/interfaces/libpq/libpq-events.h
-  src/include/postgres_ext.h
-  src/include/pg_config_ext.h)
+  src/include/postgres_ext.h)
+# included by postgres_ext.h up to 17; PostgreSQL 18 has no such header
+set(_pgep_optional_header src/include/pg_config_ext.h)
 
 ExternalProject_Add(pgep_postgres_libpq
   PREFIX ${_pgep_pg_dir}
@@ -126,6 +129,7 @@ ExternalProject_Add(pgep_postgres_libpq
     src/interfaces/libpq/libpq.a src/common/libpgcommon_shlib.a src/port/libpgport_shlib.a
     ${_pgep_pg_stage}/lib/
   COMMAND ${CMAKE_COMMAND} -E copy_if_different ${_pgep_headers} ${_pgep_pg_stage}/include/
+  COMMAND sh -c "[ ! -f ${_pgep_optional_header} ] || cp -p ${_pgep_optional_header} ${_pgep_pg_stage}/include/"
   BUILD_BYPRODUCTS ${_pgep_libs}
   INSTALL_COMMAND ""
   LOG_CONFIGURE 1
@@ -140,6 +144,25 @@ foreach(_pgep_lib IN ITEMS "${OPENSSL_SSL_LIBRARY}" "${OPENSSL_CRYPTO_LIBRARY}")
       "apt-get install libssl-dev), found: ${_pgep_lib}")
   endif()
 endforeach()
+# A libcrypto.a built with compression (OpenSSL 3.5 in trixie and forky:
+# libcrypto.pc's Libs.private has -lz -lzstd) needs those libraries too,
+# statically. bookworm's OpenSSL 3.0 needs neither.
+find_package(PkgConfig QUIET)
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(_pgep_crypto QUIET libcrypto)
+  foreach(_pgep_dep IN ITEMS z zstd brotlienc brotlidec brotlicommon)
+    if(NOT _pgep_dep IN_LIST _pgep_crypto_STATIC_LIBRARIES)
+      continue()
+    endif()
+    find_library(_pgep_dep_${_pgep_dep} NAMES lib${_pgep_dep}.a)
+    if(NOT _pgep_dep_${_pgep_dep})
+      message(FATAL_ERROR "The static libcrypto.a needs lib${_pgep_dep}.a (libcrypto.pc: "
+        "Libs.private), which is missing: apt-get install zlib1g-dev libzstd-dev libbrotli-dev")
+    endif()
+    set_property(TARGET OpenSSL::Crypto APPEND PROPERTY
+      INTERFACE_LINK_LIBRARIES ${_pgep_dep_${_pgep_dep}})
+  endforeach()
+endif()
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
 

@@ -1,7 +1,11 @@
 #!/bin/sh
-# Obtains the PostgreSQL 15 source tarball for the static libpq build
+# Obtains the PostgreSQL source tarball for the static libpq build
 # (cmake/StaticLibpq.cmake) from the distribution's own archive, so no other
-# download site is needed: `apt-get source --download-only postgresql-15`.
+# download site is needed: `apt-get source --download-only postgresql-MAJOR`.
+# MAJOR: $PG_MAJOR when set (the official images and tests/images/ set it to
+# the server's major: 15 on bookworm, 17 on trixie, 18 on forky), else the
+# newest postgresql-NN this distribution's apt knows, else 15. Any major >= 15
+# works against every server here.
 # When apt has no deb-src entry, one is derived at run time from the existing
 # deb entries and written to a separate file in sources.list.d. The .orig
 # tarball is checked against the Checksums-Sha256 field of the .dsc (apt has
@@ -10,18 +14,29 @@
 # usage: fetch-postgres-source.sh OUTDIR
 set -eu
 
-PKG=postgresql-15
 SRC_FILE_BASENAME=pg-entrypoint-deb-src
 
 die() { echo "fetch-postgres-source: $*" >&2; exit 1; }
 
+major=${PG_MAJOR:-}
+if [ -z "$major" ]; then
+    major=$(apt-cache pkgnames postgresql- 2>/dev/null | sed -n 's/^postgresql-\([0-9][0-9]*\)$/\1/p' |
+        sort -n | tail -n 1)
+fi
+major=${major:-15}
+case $major in
+    '' | *[!0-9]*) die "PG_MAJOR='$major' is not a PostgreSQL major number (15, 17, 18, ...)" ;;
+esac
+[ "$major" -ge 15 ] || die "PG_MAJOR=$major: libpq older than 15 is not supported; set PG_MAJOR to 15 or newer"
+PKG=postgresql-$major
+
 [ $# -eq 1 ] || die "usage: $0 OUTDIR"
-command -v apt-get >/dev/null 2>&1 || die "apt-get not found; set PG_SOURCE to a postgresql-15 tarball instead"
+command -v apt-get >/dev/null 2>&1 || die "apt-get not found; set PG_SOURCE to a postgresql source tarball (15 or newer) instead"
 mkdir -p "$1"
 OUTDIR=$(cd "$1" && pwd)
 
 tmp_list='' tmp_sources='' work=''
-cleanup() { rm -rf "$tmp_list" "$tmp_sources" ${work:+"$work" "$work.log"}; }
+cleanup() { rm -rf "$tmp_list" "$tmp_sources" ${work:+"$work" "$work.log" "$work.alt"}; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -74,7 +89,7 @@ sources_downloaded() {
 
 need_update=no
 if ! has_deb_src; then
-    [ "$(id -u)" -eq 0 ] || die "apt has no deb-src entry and only root can add one; set PG_SOURCE to a postgresql-15 tarball instead"
+    [ "$(id -u)" -eq 0 ] || die "apt has no deb-src entry and only root can add one; set PG_SOURCE to a postgresql source tarball (15 or newer) instead"
     eval "$(apt-config shell SOURCELIST Dir::Etc::sourcelist/f SOURCEPARTS Dir::Etc::sourceparts/d)"
     [ -n "${SOURCEPARTS:-}" ] || die "cannot determine apt's sources.list.d directory"
 
@@ -160,9 +175,49 @@ for v in "" $versions; do
     fi
     find "$work" -mindepth 1 -delete
 done
+# The distribution may list the source without its mirror serving the files
+# (seen: trixie's postgresql-17 answers 404 where forky's postgresql-18 and
+# bookworm's postgresql-15 are served). Any libpq >= 15 serves every server,
+# so then take the newest source another Debian release on the same mirror
+# offers, through an apt configuration of its own (its own sources list,
+# lists and cache under OUTDIR): the machine's sources stay untouched.
 if [ "$ok" != yes ]; then
     cat "$work.log" >&2
-    die "apt-get source --download-only $PKG failed"
+    echo "fetch-postgres-source: apt-get source --download-only $PKG failed; trying the other Debian releases on the same mirror" >&2
+    # (single-quoted $(...) are apt's format fields, not the shell's)
+    # shellcheck disable=SC2016
+    mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Target-Of: deb' 2>/dev/null |
+        awk '$2 ~ /^(bookworm|trixie|forky|sid)$/ { sub("/+$", "", $1); print $1; exit }')
+    keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    if [ -z "$mirror" ] || [ ! -f "$keyring" ]; then
+        die "apt-get source --download-only $PKG failed, and no Debian mirror or keyring was found to try another release; set PG_SOURCE"
+    fi
+    alt=$work.alt
+    for pair in forky:18 trixie:17 bookworm:15; do
+        suite=${pair%:*} alt_pkg=postgresql-${pair#*:}
+        [ "$alt_pkg" != "$PKG" ] || continue
+        rm -rf "$alt"
+        mkdir -p "$alt/parts" "$alt/lists/partial" "$alt/cache/archives/partial"
+        printf 'deb-src [signed-by=%s] %s %s main\n' "$keyring" "$mirror" "$suite" >"$alt/sources.list"
+        if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then
+            chown -R _apt "$alt/lists/partial" "$alt/cache/archives/partial"
+        fi
+        set -- -o "Dir::Etc::SourceList=$alt/sources.list" -o "Dir::Etc::SourceParts=$alt/parts" \
+            -o "Dir::State::Lists=$alt/lists" -o "Dir::Cache=$alt/cache"
+        if apt-get "$@" update -qq >"$work.log" 2>&1 &&
+            (cd "$work" && apt-get "$@" source --download-only -qq "$alt_pkg") >>"$work.log" 2>&1; then
+            echo "fetch-postgres-source: using $alt_pkg from $suite instead of $PKG" >&2
+            PKG=$alt_pkg
+            ok=yes
+            break
+        fi
+        find "$work" -mindepth 1 -delete
+    done
+    rm -rf "$alt"
+fi
+if [ "$ok" != yes ]; then
+    cat "$work.log" >&2
+    die "apt-get source --download-only $PKG failed, and no other Debian release on the mirror offered a PostgreSQL source; set PG_SOURCE to a postgresql-N.x tarball (N >= 15)"
 fi
 tarball=$(verified_tarball "$work") || die "no $PKG .orig tarball matching the SHA256 in its .dsc was downloaded"
 

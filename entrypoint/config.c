@@ -3,6 +3,7 @@
 #include "config.h"
 #include "config_internal.h"
 #include "env.h"
+#include "server.h"
 #include "status.h"
 
 #include <ctype.h>
@@ -259,6 +260,13 @@ static int load_strings(struct config *cfg, char *const *envp, char *err, size_t
         if (get_var(envp, vars[i].name, vars[i].alias, vars[i].file_form, vars[i].dst, err,
                     errlen) < 0)
             return -1;
+    cfg->pgdata_explicit = cfg->pgdata != NULL;
+    if (!cfg->pgdata && cfg->server_major >= 18) {
+        /* the official 18 image's layout: one volume at /var/lib/postgresql */
+        char dir[64];
+        snprintf(dir, sizeof(dir), "/var/lib/postgresql/%d/docker", cfg->server_major);
+        cfg->pgdata = strdup(dir);
+    }
     cfg->pgdata = or_default(cfg->pgdata, "/var/lib/postgresql/data");
     cfg->superuser = or_default(cfg->superuser, "postgres");
     cfg->database = or_default(cfg->database, cfg->superuser);
@@ -346,6 +354,7 @@ int config_load(struct config *cfg, char *const *envp, const char *hostname, cha
         hostname = host_name(envp, host, sizeof(host));
     char status[4200];
     memset(cfg, 0, sizeof(*cfg));
+    cfg->server_major = server_major(envp);
     if (status_path(envp, status, sizeof(status)) < 0 || !(cfg->status_file = strdup(status))) {
         env_fail(err, errlen, "PGHOST is too long; hint: use a shorter socket directory");
         return -1;

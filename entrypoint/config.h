@@ -17,7 +17,9 @@ enum reseed { RESEED_AUTO, RESEED_NEVER, RESEED_FORCE };
 
 struct config {
     enum role role;
-    char *pgdata;
+    int server_major;         /* the major of the postgres on PATH (server.h); 0: unknown */
+    char *pgdata;             /* default /var/lib/postgresql/data; from 18, <major>/docker */
+    bool pgdata_explicit;     /* PGDATA was set (a Bitnami volume sets it too) */
     char *status_file;        /* where a start says what it is doing (status.h) */
     char *superuser;          /* POSTGRES_USER */
     char *superuser_password; /* POSTGRES_PASSWORD, NULL when unset */

@@ -15,19 +15,28 @@
  * version, which is how the layout is chosen. */
 #define PG_CONTROL_VERSION_OFFSET 8
 
-/* Where a version keeps its fields (offsets into the file, in bytes); the
+/* Where a version keeps its fields (offsets into ControlFileData of
+ * src/include/catalog/pg_control.h on x86-64 and arm64, in bytes); the
  * CRC-32C of the bytes before crc is stored at crc. */
 struct control_layout {
     uint32_t version;
     size_t system_identifier;
     size_t state;
+    size_t data_checksum_version;
     size_t crc;
     size_t redo;     /* checkPointCopy.redo: where recovery starts reading WAL */
     size_t redo_tli; /* checkPointCopy.ThisTimeLineID */
 };
 
+/* Each row was checked against a real initdb's file (tests/unit/fixtures).
+ * 17's changes left these offsets as 15's (the CRC of its real file is at
+ * 288 too); 18 added the bool default_char_signedness after
+ * data_checksum_version, which moves the 32-byte mock authentication nonce
+ * by one byte and the CRC (4-aligned) by four. */
 static const struct control_layout layouts[] = {
-    {1300, 0, 16, 288, 40, 48}, /* PostgreSQL 15 */
+    {1300, 0, 16, 252, 288, 40, 48}, /* PostgreSQL 15 and 16 */
+    {1700, 0, 16, 252, 288, 40, 48}, /* PostgreSQL 17 */
+    {1800, 0, 16, 252, 292, 40, 48}, /* PostgreSQL 18 */
 };
 
 static const struct control_layout *layout_of(uint32_t version)
@@ -36,6 +45,11 @@ static const struct control_layout *layout_of(uint32_t version)
         if (layouts[i].version == version)
             return &layouts[i];
     return NULL;
+}
+
+bool control_version_known(uint32_t version)
+{
+    return layout_of(version) != NULL;
 }
 
 uint32_t control_crc32c(const unsigned char *buf, size_t len)
@@ -54,17 +68,22 @@ enum pg_control_status control_parse(const unsigned char *buf, size_t len, struc
 {
     uint32_t version, stored;
 
+    memset(out, 0, sizeof(*out));
     if (len < PG_CONTROL_VERSION_OFFSET + sizeof(version))
         return PG_CONTROL_CORRUPT;
     memcpy(&version, buf + PG_CONTROL_VERSION_OFFSET, sizeof(version));
     const struct control_layout *l = layout_of(version);
-    if (!l || len < l->crc + sizeof(stored))
+    out->version = version;
+    if (!l) /* never guess a layout; the caller names the version */
+        return PG_CONTROL_CORRUPT;
+    if (len < l->crc + sizeof(stored))
         return PG_CONTROL_CORRUPT;
     memcpy(&out->system_identifier, buf + l->system_identifier, sizeof(out->system_identifier));
-    out->version = version;
     memcpy(&out->state, buf + l->state, sizeof(out->state));
     memcpy(&out->redo, buf + l->redo, sizeof(out->redo));
     memcpy(&out->redo_tli, buf + l->redo_tli, sizeof(out->redo_tli));
+    memcpy(&out->data_checksum_version, buf + l->data_checksum_version,
+           sizeof(out->data_checksum_version));
     memcpy(&stored, buf + l->crc, sizeof(stored));
     if (control_crc32c(buf, l->crc) != stored)
         return PG_CONTROL_CORRUPT;

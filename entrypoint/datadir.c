@@ -2,6 +2,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,22 @@ static bool has_file(const char *dir, const char *name, bool nonempty)
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (!nonempty || st.st_size > 0);
+}
+
+/* PG_VERSION holds the major and a newline ("15\n"). */
+static int pg_version_major(const char *pgdata)
+{
+    char path[PATH_MAX], *data;
+    size_t len;
+
+    snprintf(path, sizeof(path), "%s/PG_VERSION", pgdata);
+    if (fs_read(path, 16, &data, &len) < 0)
+        return 0;
+    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
+        data[--len] = '\0';
+    int major = server_major_of_text(data);
+    free(data);
+    return major;
 }
 
 /* Anything but dotfiles and lost+found: the first one ends the walk. */
@@ -64,8 +81,10 @@ int datadir_inspect(const char *pgdata, struct datadir_facts *f)
     f->has_pg_version = has_file(pgdata, "PG_VERSION", true);
     f->has_standby_signal = has_file(pgdata, "standby.signal", false);
     f->has_recovery_signal = has_file(pgdata, "recovery.signal", false);
-    if (f->has_pg_version)
+    if (f->has_pg_version) {
+        f->pg_version_major = pg_version_major(pgdata);
         f->control = control_read(pgdata, &f->pg_control);
+    }
     return 0;
 }
 

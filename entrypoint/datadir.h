@@ -33,6 +33,7 @@ struct datadir_facts {
     bool has_marker;
     bool has_init_marker;
     bool has_pg_version;
+    int pg_version_major; /* PG_VERSION's major (10 and later), 0 when none or unreadable */
     bool has_standby_signal;
     bool has_recovery_signal;
     bool has_other_entries; /* anything but dotfiles and lost+found */

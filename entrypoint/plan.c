@@ -37,7 +37,8 @@ int plan_main(char **envp, bool ask_primary)
     printf("role decided by: %s\n", cfg.role_source);
     printf("PGDATA: %s (%s)\n", cfg.pgdata, datadir_state_name(state));
     /* The same checks as a real start, with the same message and exit code. */
-    int rc = cfg.role == ROLE_PRIMARY ? primary_check(&cfg, state) : replica_check(&cfg, state);
+    int rc = cfg.role == ROLE_PRIMARY ? primary_check(&cfg, &facts, state)
+                                      : replica_check(&cfg, &facts, state);
     if (rc == 0) {
         struct flow flow;
         struct flow_ctx ctx = {

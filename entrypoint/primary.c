@@ -2,6 +2,7 @@
 
 #include "fsutil.h"
 #include "initdb_d.h"
+#include "layout.h"
 #include "log.h"
 #include "pgconf.h"
 #include "pgconn.h"
@@ -18,8 +19,11 @@
 #include <string.h>
 #include <unistd.h>
 
-int primary_check(const struct config *cfg, enum datadir_state state)
+int primary_check(const struct config *cfg, const struct datadir_facts *facts,
+                  enum datadir_state state)
 {
+    if (layout_check(cfg, facts, false) < 0)
+        return EXIT_RUNTIME;
     switch (state) {
     case DATADIR_EMPTY:
         break;

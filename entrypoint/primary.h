@@ -12,7 +12,8 @@
 
 /* Checks what must hold before anything is touched. Returns 0, or the exit
  * code to stop with (the error is logged). */
-int primary_check(const struct config *cfg, enum datadir_state state);
+int primary_check(const struct config *cfg, const struct datadir_facts *facts,
+                  enum datadir_state state);
 
 /* The steps of a primary's start: the standby or cluster as is, the
  * adoption of another entrypoint's cluster, or the initialisation of an

@@ -4,6 +4,7 @@
 #include "discard.h"
 #include "fsutil.h"
 #include "initdb_d.h"
+#include "layout.h"
 #include "log.h"
 #include "pgconf.h"
 #include "pgconn.h"
@@ -78,10 +79,13 @@ static void explain_refusal(const struct config *cfg, enum datadir_state state, 
             cfg->pgdata, datadir_state_name(state));
 }
 
-int replica_check(const struct config *cfg, enum datadir_state state)
+int replica_check(const struct config *cfg, const struct datadir_facts *facts,
+                  enum datadir_state state)
 {
     /* Every refusal that does not depend on the primary's answer happens
      * here, before the directory is created, chowned or chmodded. */
+    if (layout_check(cfg, facts, cfg->reseed == RESEED_FORCE) < 0)
+        return EXIT_RUNTIME;
     if (datadir_replica_action(state, 0, 0, cfg->reseed) == REPLICA_REFUSE) {
         explain_refusal(cfg, state, 0, 0);
         return EXIT_RUNTIME;
@@ -259,6 +263,14 @@ static int clone_from_primary(const struct config *cfg, enum replica_action acti
     if (!conn)
         return -1;
     int rc = pgconn_identify_system(conn, &sysid);
+    if (rc == 0) { /* before the marker and any wipe */
+        char why[512];
+        layout_primary_refusal(cfg, PQserverVersion(conn), why, sizeof(why));
+        if (why[0]) {
+            log_error("clone", "%s", why);
+            rc = -1;
+        }
+    }
     if (rc == 0 && cfg->slot && pgconn_ensure_slot(conn, cfg->slot) < 0)
         rc = -1;
     PQfinish(conn);

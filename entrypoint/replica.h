@@ -8,7 +8,10 @@
 #include "datadir.h"
 #include "flow.h"
 
-int replica_check(const struct config *cfg, enum datadir_state state);
+/* Checks what must hold before anything is touched. Returns 0, or the exit
+ * code to stop with (the error is logged). */
+int replica_check(const struct config *cfg, const struct datadir_facts *facts,
+                  enum datadir_state state);
 /* The steps of a replica's start: start a standby as is (after asking the
  * primary which cluster it runs), or clone, wiping first when the directory
  * holds something. */

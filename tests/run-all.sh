@@ -54,6 +54,8 @@ start_docker() {
 }
 
 stop_docker() {
+    # (a base image build still running needs the engine until it ends)
+    [ -z "${base_pid:-}" ] || wait "$base_pid" 2>/dev/null
     if [ -n "$dockerd_pid" ]; then
         kill "$dockerd_pid" 2>/dev/null
         wait "$dockerd_pid" 2>/dev/null
@@ -105,8 +107,50 @@ install_compose_v2() {
     }
 }
 
+# The e2e tier also runs on PostgreSQL 17 and 18, each FROM a stand-in base
+# image that tests/images/build-base-image.sh makes from Debian packages
+# (debootstrap + apt: about 2.5 min each here, mostly downloads and dpkg).
+# They are built in the background while the unit, lint and integration
+# tiers run (those use no Docker), one after the other, each followed by
+# the project's images on it (`PG_MAJOR=N docker compose build`, about
+# 3-5 min each: build tools, libpq 18, the binary), and waited for before
+# the e2e tier; their fixtures (e2e_images_17, _18) then find them all
+# built, or cached.
+base_pid=""
+base_log=/tmp/pgep-base-images.log
+start_base_images() {
+    [ "${PGEP_SKIP_E2E:-0}" = 1 ] && return 0
+    start_docker || return 0
+    say "building the base and project images of PostgreSQL 17 and 18 in the background (log: $base_log)"
+    (
+        for major in 17 18; do
+            t=$SECONDS
+            sh tests/images/build-base-image.sh "$major" || echo "postgres:$major: build-base-image.sh failed"
+            echo "postgres:$major ready after $((SECONDS - t)) s"
+            t=$SECONDS
+            # (what tests/e2e/setup.sh builds; a failure here is its to report)
+            PG_MAJOR=$major DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0 \
+                docker compose --ansi never -f docker-compose.yml -p "pgep-ci-build-$major" build -q ||
+                echo "PG_MAJOR=$major: docker compose build failed (the e2e_images_$major fixture will say why)"
+            echo "pg-entrypoint images of $major built after $((SECONDS - t)) s"
+        done
+    ) >"$base_log" 2>&1 &
+    base_pid=$!
+    base_started=$SECONDS
+}
+wait_base_images() {
+    [ -n "$base_pid" ] || return 0
+    local t=$SECONDS
+    wait "$base_pid"
+    base_pid=""
+    cat "$base_log"
+    timings+=("$(printf 'images of 17 and 18 (background) took %d s; the e2e tier waited %d s for them' \
+        $((SECONDS - base_started)) $((SECONDS - t)))")
+}
+
 install_packages
 install_compose_v2
+start_base_images
 configure_build build -DCMAKE_BUILD_TYPE=Release
 file build/pg-entrypoint | grep -q 'statically linked' || { echo "build/pg-entrypoint is not static" >&2; exit 1; }
 
@@ -140,6 +184,7 @@ fi
 if [ "${PGEP_SKIP_E2E:-0}" = 1 ]; then
     skipped+=("e2e (PGEP_SKIP_E2E=1)")
 elif start_docker; then
+    wait_base_images
     run_tier e2e build e2e
 else
     summary+=("e2e: 0 passed, 1 failed")

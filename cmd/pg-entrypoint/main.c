@@ -130,7 +130,8 @@ static int run_entrypoint(const char *const *args)
     log_info("data", "PGDATA \"%s\" is %s", cfg.pgdata, datadir_state_name(state));
 
     /* Nothing is touched before these checks pass. */
-    rc = cfg.role == ROLE_PRIMARY ? primary_check(&cfg, state) : replica_check(&cfg, state);
+    rc = cfg.role == ROLE_PRIMARY ? primary_check(&cfg, &facts, state)
+                                  : replica_check(&cfg, &facts, state);
     if (rc != 0)
         goto out;
     rc = EXIT_RUNTIME;

@@ -93,13 +93,24 @@ e2e_preflight() {
     pick_compose || fail "no usable compose tool (see the line above)"
 }
 
+# The PostgreSQL major under test: PG_MAJOR in the environment (CTest sets
+# it for the per-major runs), read by docker-compose.yml as the build
+# argument and the image tag pg-entrypoint-ROLE:localPG_MAJOR; unset means
+# the compose file's default, 15, as pg-entrypoint-ROLE:local.
+E2E_MAJOR=${PG_MAJOR:-15}
+E2E_TAG=local${PG_MAJOR:-}
+
 e2e_require_images() {
     local img
-    for img in pg-entrypoint-primary:local pg-entrypoint-replica:local; do
+    for img in "pg-entrypoint-primary:$E2E_TAG" "pg-entrypoint-replica:$E2E_TAG"; do
         docker image inspect "$img" >/dev/null 2>&1 ||
-            fail "image $img is missing; the e2e_images fixture (tests/e2e/setup.sh) builds it"
+            fail "image $img is missing; the e2e_images fixture (tests/e2e/setup.sh${PG_MAJOR:+, PG_MAJOR=$PG_MAJOR}) builds it"
     done
 }
+
+# pgdata CONTAINER -> its PGDATA (the image's: /var/lib/postgresql/data up
+# to 17, /var/lib/postgresql/18/docker under 18, unless the compose file sets it)
+pgdata() { docker exec "$1" printenv PGDATA; }
 
 # e2e_init NAME [PORT]
 e2e_init() {
@@ -117,7 +128,7 @@ e2e_init() {
     trap 'exit 143' TERM
     e2e_preflight
     E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/$PROJECT.XXXXXX")
-    log "project $PROJECT${PRIMARY_PORT:+, primary published on 127.0.0.1:$PRIMARY_PORT}, compose: ${COMPOSE[*]}"
+    log "project $PROJECT${PRIMARY_PORT:+, primary published on 127.0.0.1:$PRIMARY_PORT}, compose: ${COMPOSE[*]}, PostgreSQL $E2E_MAJOR (images :$E2E_TAG)"
 }
 
 e2e_exit() {
@@ -281,6 +292,18 @@ assert_pid1_postgres() {
 # shellcheck disable=SC2120
 start_stack() {
     compose up -d --no-build "$@" || fail "compose up -d --no-build $* failed"
+}
+
+# up_streaming_pair ROW: start_stack, set $primary and $replica to the two
+# containers, write ROW on the primary, and wait until it is read on the
+# replica and the replica streams.
+up_streaming_pair() {
+    start_stack
+    primary=$(cid primary)
+    replica=$(cid replica)
+    insert_row "$primary" "$1"
+    wait_row "$replica" "$1" 60
+    wait_streaming "$replica" 30
 }
 
 # The replica's slot on the primary, active (the replica streams through it)

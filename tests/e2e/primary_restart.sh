@@ -6,12 +6,7 @@
 e2e_init primary-restart "${PGEP_E2E_PORT_PRIMARY_RESTART:-47543}"
 e2e_require_images
 
-start_stack
-primary=$(cid primary)
-replica=$(cid replica)
-insert_row "$primary" before
-wait_row "$replica" before 60
-wait_streaming "$replica" 30
+up_streaming_pair before
 replica_started=$(docker inspect -f '{{.State.StartedAt}}' "$replica")
 
 t=$(now)

@@ -7,15 +7,11 @@
 e2e_init replica-restart "${PGEP_E2E_PORT_REPLICA_RESTART:-47542}"
 e2e_require_images
 
-start_stack
-primary=$(cid primary)
-replica=$(cid replica)
-insert_row "$primary" before
-wait_row "$replica" before 60
-wait_streaming "$replica" 30
+up_streaming_pair before
 sysid_before=$(psql_sock "$replica" "SELECT system_identifier FROM pg_control_system()")
+replica_pgdata=$(pgdata "$replica")
 
-docker exec -u postgres "$replica" touch /var/lib/postgresql/data/e2e-marker ||
+docker exec -u postgres "$replica" touch "$replica_pgdata"/e2e-marker ||
     fail "could not create a file in the replica's PGDATA"
 
 since=$(date +%s.%N)
@@ -26,7 +22,7 @@ log "compose restart replica: $(elapsed "$t") s"
 
 wait_for 60 "replica accepts connections again" psql_sock "$replica" "SELECT 1" ||
     fail "the restarted replica did not accept connections within 60 s"
-docker exec "$replica" test -f /var/lib/postgresql/data/e2e-marker ||
+docker exec "$replica" test -f "$replica_pgdata"/e2e-marker ||
     fail "the file dropped into the replica's PGDATA is gone after the restart (wiped/re-cloned)"
 
 second=$(docker logs --since "$since" "$replica" 2>&1)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The e2e_images fixture (CTest FIXTURES_SETUP): makes sure a postgres:15
-# base image exists (tests/images/build-base-image.sh builds one from Debian
-# packages when none can be pulled), then builds the project's images once
-# with the compose file (pg-entrypoint-primary:local, pg-entrypoint-replica:local),
-# so the tests can run `up --no-build`.
+# The e2e_images fixture (CTest FIXTURES_SETUP): makes sure a postgres:MAJOR
+# base image exists (MAJOR: $PG_MAJOR, default 15; tests/images/build-base-image.sh
+# builds one from Debian packages when none can be pulled), then builds the
+# project's images once with the compose file (pg-entrypoint-primary:local,
+# pg-entrypoint-replica:local; :localMAJOR when PG_MAJOR is set), so the
+# tests can run `up --no-build`. The per-major fixtures (e2e_images_17, ...)
+# are this script with PG_MAJOR set.
 #
 # It also removes what an earlier e2e run left behind when it was killed
 # before its trap ran (a CTest timeout kills with SIGKILL): compose projects
@@ -11,7 +13,7 @@
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-E2E_NAME=setup
+E2E_NAME=setup${PG_MAJOR:+-$PG_MAJOR}
 e2e_preflight
 start=$(now)
 
@@ -67,10 +69,10 @@ done
 
 # --- the base image ------------------------------------------------------------
 t=$(now)
-sh "$REPO_DIR/tests/images/build-base-image.sh" || fail "tests/images/build-base-image.sh failed"
-docker image inspect postgres:15 >/dev/null 2>&1 ||
-    fail "tests/images/build-base-image.sh succeeded but there is no postgres:15 image"
-log "postgres:15 ready after $(elapsed "$t") s"
+sh "$REPO_DIR/tests/images/build-base-image.sh" "$E2E_MAJOR" || fail "tests/images/build-base-image.sh $E2E_MAJOR failed"
+docker image inspect "postgres:$E2E_MAJOR" >/dev/null 2>&1 ||
+    fail "tests/images/build-base-image.sh succeeded but there is no postgres:$E2E_MAJOR image"
+log "postgres:$E2E_MAJOR ready after $(elapsed "$t") s"
 
 # --- the project's images ------------------------------------------------------
 t=$(now)
@@ -78,7 +80,7 @@ PROJECT=pgep-e2e-setup-$$
 compose build --force-rm || fail "compose build failed (Dockerfile.primary / Dockerfile.replica)"
 e2e_require_images
 log "images built after $(elapsed "$t") s"
-for img in pg-entrypoint-primary:local pg-entrypoint-replica:local; do
+for img in "pg-entrypoint-primary:$E2E_TAG" "pg-entrypoint-replica:$E2E_TAG"; do
     log "$img: $(docker image inspect -f '{{.Id}} entrypoint={{json .Config.Entrypoint}} cmd={{json .Config.Cmd}} stopsignal={{.Config.StopSignal}}' "$img")"
 done
 log "setup done in $(elapsed "$start") s"
