@@ -116,6 +116,23 @@ static void test_real_files(void)
     }
 }
 
+/* 16 has no package here: it writes pg_control version 1300 with 15's
+ * layout and its own catalog version (202307071), so 15's real file with
+ * 16's catalog version stands for it. */
+static void test_16_as_1300(void)
+{
+    static unsigned char buf[8192];
+    struct pg_control c;
+    uint32_t catversion16 = 202307071;
+
+    read_fixture("pg_control-15", buf);
+    memcpy(buf + 12, &catversion16, 4);
+    uint32_t crc = control_crc32c(buf, 288);
+    memcpy(buf + 288, &crc, 4);
+    CHECK(control_parse(buf, sizeof(buf), &c) == PG_CONTROL_OK);
+    CHECK(c.version == 1300 && c.state == 1 && c.system_identifier == 7714927498975866036ull);
+}
+
 /* A version with no layout is refused, and its number is there to name. */
 static void test_unknown_version(void)
 {
@@ -140,6 +157,7 @@ int main(void)
     test_control();
     test_redo();
     test_real_files();
+    test_16_as_1300();
     test_unknown_version();
     return check_done("test_control");
 }
