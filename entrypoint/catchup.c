@@ -20,8 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* How long a plan waits for the primary to answer, as a start does. */
-#define PROBE_TIMEOUT_MS 2000
 /* How long the primary may take to send the first message of a stream. */
 #define ASK_TIMEOUT_MS 5000
 /* XLogLongPageHeaderData: magic, info, tli, pageaddr, rem_len, sysid,
@@ -319,7 +317,7 @@ int catchup_inspect(const struct config *cfg, uint64_t sysid, const char *slot, 
                     char *why, size_t whylen)
 {
     uint64_t primary = 0, restart = 0;
-    PGconn *conn = pgconn_replication(cfg, PROBE_TIMEOUT_MS, why, whylen);
+    PGconn *conn = pgconn_replication(cfg, CATCHUP_PROBE_TIMEOUT_MS, why, whylen);
 
     if (!conn)
         return -1;

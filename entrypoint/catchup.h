@@ -4,6 +4,10 @@
 #ifndef PGEP_CATCHUP_H
 #define PGEP_CATCHUP_H
 
+/* How long a start (and a plan that asks) waits for the primary to answer
+ * its one question on restart. */
+#define CATCHUP_PROBE_TIMEOUT_MS 2000
+
 #include "config.h"
 #include "control.h"
 

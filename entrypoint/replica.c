@@ -22,8 +22,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PROBE_TIMEOUT_MS 2000
-
 /* On restart, ask the primary (once, briefly) which cluster it runs: a
  * standby of a cluster that no longer exists must be re-cloned. When it is
  * the same cluster, make sure the slot is still there (a primary restored
@@ -36,7 +34,7 @@ static uint64_t probe_primary(const struct config *cfg, uint64_t local, const ch
 {
     char why[512];
     uint64_t sysid = 0;
-    PGconn *conn = pgconn_replication(cfg, PROBE_TIMEOUT_MS, why, sizeof(why));
+    PGconn *conn = pgconn_replication(cfg, CATCHUP_PROBE_TIMEOUT_MS, why, sizeof(why));
 
     if (!conn) {
         log_info("data",
