@@ -155,14 +155,6 @@ void catchup_local_need(const char *pgdata, const struct pg_control *pc, struct 
     c->tli = w.tli;
 }
 
-static uint64_t parse_lsn(const char *s)
-{
-    unsigned hi, lo;
-
-    /* NOLINTNEXTLINE(cert-err34-c) */
-    return sscanf(s, "%X/%X", &hi, &lo) == 2 ? (uint64_t)hi << 32 | lo : 0;
-}
-
 /* The slot's state, and in *restart where it keeps WAL from. */
 static enum slot_state read_slot(PGconn *conn, const char *slot, uint64_t *restart)
 {
@@ -179,7 +171,7 @@ static enum slot_state read_slot(PGconn *conn, const char *slot, uint64_t *resta
             : PQgetisnull(res, 0, 1) ? SLOT_LOST
                                      : SLOT_RESERVED;
         if (s == SLOT_RESERVED)
-            *restart = parse_lsn(PQgetvalue(res, 0, 1));
+            *restart = pgconn_parse_lsn(PQgetvalue(res, 0, 1));
     }
     PQclear(res);
     return s;
@@ -239,14 +231,10 @@ void catchup_probe(PGconn *conn, const char *slot, struct catchup *c)
 
 static uint64_t primary_flush_lsn(PGconn *conn)
 {
-    uint64_t lsn = 0;
-    PGresult *res = PQexec(conn, "IDENTIFY_SYSTEM");
+    struct identity id;
+    char why[256];
 
-    /* xlogpos, the third column */
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 3)
-        lsn = parse_lsn(PQgetvalue(res, 0, 2));
-    PQclear(res);
-    return lsn;
+    return pgconn_identify(conn, &id, why, sizeof(why)) == 0 ? id.lsn : 0;
 }
 
 static void judge_error(PGconn *conn, PGresult *res, struct catchup *c)

@@ -362,6 +362,7 @@ int config_load(struct config *cfg, char *const *envp, const char *hostname, cha
     if (load_strings(cfg, envp, err, errlen) < 0 || load_numbers(cfg, envp, err, errlen) < 0 ||
         load_role(cfg, envp, hostname, err, errlen) < 0 ||
         load_reseed(cfg, envp, err, errlen) < 0 ||
+        config_load_peers(cfg, envp, hostname, err, errlen) < 0 ||
         config_validate(cfg, envp, hostname, err, errlen) < 0) {
         config_free(cfg);
         return -1;
@@ -376,6 +377,7 @@ const char *config_auth_method(const struct config *cfg)
 
 void config_free(struct config *cfg)
 {
+    config_free_peers(cfg);
     char **strings[] = {&cfg->pgdata,        &cfg->status_file,
                         &cfg->superuser,     &cfg->superuser_password,
                         &cfg->database,      &cfg->host_auth_method,

@@ -15,6 +15,16 @@ enum role { ROLE_PRIMARY, ROLE_REPLICA };
 #define CONFIG_INITDB_ARGS_MAX 64
 enum reseed { RESEED_AUTO, RESEED_NEVER, RESEED_FORCE };
 
+/* POSTGRES_PEERS lists at most this many members. */
+#define CONFIG_PEERS_MAX 16
+
+/* A member of the cluster named in POSTGRES_PEERS. */
+struct peer_addr {
+    char *host;
+    int port;  /* 5432 when the entry gives none */
+    bool self; /* the entry names this node (its host name) */
+};
+
 struct config {
     enum role role;
     int server_major;         /* the major of the postgres on PATH (server.h); 0: unknown */
@@ -44,6 +54,8 @@ struct config {
     int max_wal_senders;
     unsigned wait_timeout_s; /* 0: wait for ever */
     enum reseed reseed;
+    struct peer_addr *peers; /* POSTGRES_PEERS, in its order; NULL when unset */
+    size_t npeers;
     int hba_extra_records; /* how many lines of hba_extra are records (not blank or comments) */
     char role_source[160]; /* the setting that decided the role, for the log and plan */
 };

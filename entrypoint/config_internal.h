@@ -10,4 +10,9 @@
 int config_validate(struct config *cfg, char *const *envp, const char *hostname, char *err,
                     size_t errlen);
 
+/* POSTGRES_PEERS into cfg->peers (config_peers.c); config_free_peers frees them. */
+int config_load_peers(struct config *cfg, char *const *envp, const char *hostname, char *err,
+                      size_t errlen);
+void config_free_peers(struct config *cfg);
+
 #endif

@@ -117,16 +117,23 @@ PGconn *pgconn_open(const char *const *keys, const char *const *vals, int timeou
     return conn;
 }
 
-PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, size_t whylen)
+PGconn *pgconn_replication_to(const struct config *cfg, const char *host, int port, int timeout_ms,
+                              char *why, size_t whylen)
 {
-    char port[16];
-    snprintf(port, sizeof(port), "%d", cfg->primary_port);
+    char port_s[16];
+    snprintf(port_s, sizeof(port_s), "%d", port);
     const char *keys[] = {
         "host", "port", "user", "password", "dbname", "replication", "application_name", NULL};
-    const char *vals[] = {cfg->primary_host, port,   cfg->repl_user,  cfg->repl_password,
-                          "replication",     "true", "pg-entrypoint", NULL};
+    const char *vals[] = {host,          port_s, cfg->repl_user,  cfg->repl_password,
+                          "replication", "true", "pg-entrypoint", NULL};
 
     return pgconn_open(keys, vals, timeout_ms, why, whylen);
+}
+
+PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, size_t whylen)
+{
+    return pgconn_replication_to(cfg, cfg->primary_host, cfg->primary_port, timeout_ms, why,
+                                 whylen);
 }
 
 PGconn *pgconn_wait_for_primary(const struct config *cfg)
@@ -175,17 +182,41 @@ PGconn *pgconn_wait_for_primary(const struct config *cfg)
     }
 }
 
-int pgconn_identify_system(PGconn *conn, uint64_t *sysid)
+uint64_t pgconn_parse_lsn(const char *s)
+{
+    unsigned hi, lo;
+
+    /* NOLINTNEXTLINE(cert-err34-c) */
+    return sscanf(s, "%X/%X", &hi, &lo) == 2 ? (uint64_t)hi << 32 | lo : 0;
+}
+
+int pgconn_identify(PGconn *conn, struct identity *id, char *why, size_t whylen)
 {
     PGresult *res = PQexec(conn, "IDENTIFY_SYSTEM");
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 1) {
-        log_error("identify", "IDENTIFY_SYSTEM failed on the primary: %s", PQerrorMessage(conn));
+    /* systemid, timeline, xlogpos, dbname */
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3) {
+        first_line(PQerrorMessage(conn), why, whylen);
         PQclear(res);
         return -1;
     }
-    *sysid = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    id->sysid = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    id->tli = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    id->lsn = pgconn_parse_lsn(PQgetvalue(res, 0, 2));
     PQclear(res);
+    return 0;
+}
+
+int pgconn_identify_system(PGconn *conn, uint64_t *sysid)
+{
+    struct identity id;
+    char why[512];
+
+    if (pgconn_identify(conn, &id, why, sizeof(why)) < 0) {
+        log_error("identify", "IDENTIFY_SYSTEM failed on the primary: %s", why);
+        return -1;
+    }
+    *sysid = id.sysid;
     return 0;
 }
 

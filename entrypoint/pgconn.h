@@ -29,8 +29,12 @@ const char *pgconn_failure_hint(enum conn_failure f);
 PGconn *pgconn_open(const char *const *keys, const char *const *vals, int timeout_ms, char *why,
                     size_t whylen);
 
-/* A replication connection to the primary, as the replication user.
- * Returns NULL with the reason in why (stopped by a signal: why says so). */
+/* A replication connection to host:port (the primary, or any peer), as the
+ * replication user. Returns NULL with the reason in why (stopped by a
+ * signal: why says so). */
+PGconn *pgconn_replication_to(const struct config *cfg, const char *host, int port, int timeout_ms,
+                              char *why, size_t whylen);
+/* The same to the primary, POSTGRES_PRIMARY_HOST and _PORT. */
 PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, size_t whylen);
 
 /* Retries pgconn_replication with a backoff from 20 ms, doubling up to
@@ -38,8 +42,21 @@ PGconn *pgconn_replication(const struct config *cfg, int timeout_ms, char *why, 
  * POSTGRES_PRIMARY_WAIT_TIMEOUT, or on a stop signal. */
 PGconn *pgconn_wait_for_primary(const struct config *cfg);
 
-/* IDENTIFY_SYSTEM: proves host, password and pg_hba; returns the system id. */
+/* What IDENTIFY_SYSTEM says: the system, its timeline, and its WAL
+ * position (a primary's flush position; a standby's received and flushed,
+ * or replayed, whichever is later). */
+struct identity {
+    uint64_t sysid;
+    uint32_t tli;
+    uint64_t lsn;
+};
+/* IDENTIFY_SYSTEM, without logging: 0, or -1 with the server's reason in why. */
+int pgconn_identify(PGconn *conn, struct identity *id, char *why, size_t whylen);
+/* IDENTIFY_SYSTEM: proves host, password and pg_hba; returns the system id
+ * (a failure is logged). */
 int pgconn_identify_system(PGconn *conn, uint64_t *sysid);
+/* "X/Y", as PostgreSQL prints an LSN, to a number; 0 when it is none. */
+uint64_t pgconn_parse_lsn(const char *s);
 
 /* CREATE_REPLICATION_SLOT, treating "already exists" as success: returns 1
  * when it created the slot, 0 when it existed, -1 on failure. */

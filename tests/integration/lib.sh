@@ -41,6 +41,7 @@ BIN=${1:-${PG_ENTRYPOINT_BIN:-}}
 TEST_NAME=$(basename "$0" .sh)
 P_ADDR=192.0.2.1
 R_ADDR=192.0.2.2
+T_ADDR=192.0.2.3
 
 declare -A UPID=()   # id -> pid of the subshell that runs unshare (our child)
 declare -A USH=()    # id -> pid of the unshare process
@@ -231,6 +232,44 @@ net_pair()
         ip -n "$ns" link set eth0 up
     done
 }
+
+# net_trio: three namespaces ($NS_P at $P_ADDR, $NS_R at $R_ADDR, $NS_T at
+# $T_ADDR) on one bridge, which lives in a fourth ($NS_HUB). net_cut NS takes
+# one off the bridge (a network partition), net_mend NS puts it back.
+net_trio()
+{
+    NS_HUB="pgep-$TEST_NAME-$$-h"
+    NS_P="pgep-$TEST_NAME-$$-p"
+    NS_R="pgep-$TEST_NAME-$$-r"
+    NS_T="pgep-$TEST_NAME-$$-t"
+    ip netns add "$NS_HUB" && NETNS+=("$NS_HUB")
+    ip -n "$NS_HUB" link add br0 type bridge
+    ip -n "$NS_HUB" link set br0 up
+    local ns addr i=0
+    for ns in "$NS_P" "$NS_R" "$NS_T"; do
+        addr=$([ $i = 0 ] && echo "$P_ADDR" || { [ $i = 1 ] && echo "$R_ADDR"; } || echo "$T_ADDR")
+        ip netns add "$ns" && NETNS+=("$ns")
+        ip -n "$NS_HUB" link add "v$i" type veth peer name eth0 netns "$ns"
+        ip -n "$NS_HUB" link set "v$i" master br0 up
+        ip -n "$ns" addr add "$addr/24" dev eth0
+        ns_up "$ns"
+        ip -n "$ns" link set eth0 up
+        i=$((i + 1))
+    done
+}
+
+# The bridge port of namespace NS (net_trio's).
+net_port()
+{
+    case $1 in
+    "$NS_P") echo v0 ;;
+    "$NS_R") echo v1 ;;
+    "$NS_T") echo v2 ;;
+    *) fail "net_port: $1 is not one of net_trio's namespaces" ;;
+    esac
+}
+net_cut() { ip -n "$NS_HUB" link set "$(net_port "$1")" down; }
+net_mend() { ip -n "$NS_HUB" link set "$(net_port "$1")" up; }
 
 # net_single: one namespace with only loopback; sets NS_1.
 net_single()

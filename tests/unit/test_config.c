@@ -291,6 +291,47 @@ static void test_role_precedence(void)
     expect_error(bad_image, "PG_ENTRYPOINT_DEFAULT_ROLE");
 }
 
+static void test_peers(void)
+{
+    struct config cfg;
+    char *none[] = {"POSTGRES_PASSWORD=pw", NULL};
+    char *list[] = {
+        "POSTGRES_PASSWORD=pw",
+        "POSTGRES_PEERS=pg-0.pg:5433, pg-1.pg.default.svc ,10.0.0.7,[fd00::1]:6000,fd00::2", NULL};
+
+    CHECK(load(&cfg, none) == 0);
+    CHECK(cfg.npeers == 0 && cfg.peers == NULL);
+    config_free(&cfg);
+    /* load() names this node pg-1 */
+    CHECK(load(&cfg, list) == 0);
+    CHECK(cfg.npeers == 5);
+    if (cfg.npeers == 5) {
+        CHECK_STR(cfg.peers[0].host, "pg-0.pg");
+        CHECK(cfg.peers[0].port == 5433 && !cfg.peers[0].self);
+        CHECK_STR(cfg.peers[1].host, "pg-1.pg.default.svc");
+        CHECK(cfg.peers[1].port == 5432 && cfg.peers[1].self);
+        CHECK_STR(cfg.peers[2].host, "10.0.0.7");
+        CHECK(!cfg.peers[2].self);
+        CHECK_STR(cfg.peers[3].host, "fd00::1");
+        CHECK(cfg.peers[3].port == 6000);
+        CHECK_STR(cfg.peers[4].host, "fd00::2");
+        CHECK(cfg.peers[4].port == 5432);
+    }
+    config_free(&cfg);
+    char *bad_port[] = {"POSTGRES_PASSWORD=pw", "POSTGRES_PEERS=a:99999", NULL};
+    expect_error(bad_port, "POSTGRES_PEERS");
+    char *empty_entry[] = {"POSTGRES_PASSWORD=pw", "POSTGRES_PEERS=a,,b", NULL};
+    expect_error(empty_entry, "POSTGRES_PEERS");
+    char *bad_host[] = {"POSTGRES_PASSWORD=pw", "POSTGRES_PEERS=a b", NULL};
+    expect_error(bad_host, "POSTGRES_PEERS");
+    char *bad_v6[] = {"POSTGRES_PASSWORD=pw", "POSTGRES_PEERS=[fd00::1", NULL};
+    expect_error(bad_v6, "POSTGRES_PEERS");
+    /* pg-10 is not pg-1 */
+    char *prefix[] = {"POSTGRES_PASSWORD=pw", "POSTGRES_PEERS=pg-10", NULL};
+    CHECK(load(&cfg, prefix) == 0 && cfg.npeers == 1 && !cfg.peers[0].self);
+    config_free(&cfg);
+}
+
 int main(void)
 {
     test_defaults();
@@ -304,5 +345,6 @@ int main(void)
     test_secret_env_names();
     test_host_auth_method_lines();
     test_role_precedence();
+    test_peers();
     return check_done("test_config");
 }
