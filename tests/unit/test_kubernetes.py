@@ -4,8 +4,11 @@ every document parses; every Secret reference, volume mount, Service
 selector, target port and probe refers to something that exists; every
 environment variable is one the README documents; POSTGRES_ROLE=auto sees
 pod ordinal 0 as the primary and the replicas reach it through the headless
-Service; the pods run as a non-root uid with an fsGroup, and PGDATA is a
-subdirectory of the volume."""
+Service; POSTGRES_PEERS names every pod of the StatefulSet through the
+headless Service (pg-0.pg, pg-1.pg, ...: after a promotion the old primary
+asks them and rejoins, the replicas follow), and nothing else; the pods run
+as a non-root uid with an fsGroup, and PGDATA is a subdirectory of the
+volume."""
 import os
 import re
 import sys
@@ -71,6 +74,14 @@ def main():
         check(env.get("POSTGRES_PRIMARY_HOST") == f"{sts_name}-0.{spec['serviceName']}",
               "replicas reach ordinal 0 through the headless Service")
         check("POSTGRES_REPLICATION_PASSWORD" in env and "POSTGRES_PASSWORD" in env, "passwords are set")
+        members = [f"{sts_name}-{i}.{spec['serviceName']}" for i in range(spec.get("replicas", 1))]
+        peers = [p.strip() for p in (env.get("POSTGRES_PEERS") or "").split(",") if p.strip()]
+        hosts = [p.rsplit(":", 1)[0] if p.count(":") == 1 else p for p in peers]
+        check(sorted(hosts) == sorted(members),
+              f"POSTGRES_PEERS lists every pod through the headless Service ({','.join(members)}), "
+              f"and only them: {env.get('POSTGRES_PEERS')}")
+        check(all(p == h or p.endswith(":5432") for p, h in zip(peers, hosts)),
+              f"POSTGRES_PEERS ports are the container's 5432: {env.get('POSTGRES_PEERS')}")
         mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
         for m in mounts:
             check(m in volumes, f"volumeMount {m} has a volume or claim")
