@@ -31,6 +31,14 @@ PORT = {
     "reseed_r": 56021,
     "heal_p": 56030,
     "heal_r": 56031,
+    "pr_p": 56040,  # row_failover: promote
+    "pr_s": 56041,
+    "fo_p": 56042,  # follower
+    "fo_a": 56043,
+    "fo_b": 56044,
+    "rj_a": 56045,  # rejoin and stop while rewinding
+    "rj_b": 56046,
+    "rj_floor": 56047,
     "absent": 56099,  # nothing ever listens here: the "waiting" phase
     "compose_p": 56080,
     "compose_r": 56081,

@@ -42,16 +42,31 @@ def report(bench):
         if f"heal {label}" in bench.results or label == "100MiB":
             ratio_row(f"heal at {label}: a replica whose WAL is gone, restarted -> streaming (vs a plain clone)",
                       f"heal {label}", 1.10)
+    if "promote" in bench.results:
+        ratio_row("`pg-entrypoint promote` -> accepting writes (vs `pg_ctl promote -w`)", "promote", 1.20)
+    for label, target in (("1GiB", 0.25), ("4GiB", 0.10)):
+        if f"rejoin {label}" in bench.results:
+            ratio_row(f"old primary rejoin at {label}, ~10 MB diverged: rewind -> streaming (vs a full re-clone "
+                      f"-> streaming)", f"rejoin {label}", target)
+    fo = bench.results.get("follower")
+    if fo:
+        good = [t for t in fo["ours"] if t is not None]
+        met = "yes" if good and max(good) <= 2.0 else "NO"
+        lines.append(f"| follower: end of the promotion -> the other standby streams from the new primary "
+                     f"(max {fmt_s(max(good) if good else None)} s) | - | {fmt_s(median(good))} s | | | <= 2 s | {met} |")
     sp = bench.results.get("stop_phases", {})
-    for phase in ("waiting", "cloning", "initdb"):
+    for phase in ("waiting", "cloning", "initdb", "rewinding"):
         ts = sp.get(phase)
+        if ts is None and phase == "rewinding":
+            continue
         if ts is None:
             lines.append(f"| stop while {phase} (SIGINT -> gone) | - | not run | | | <= 1 s | |")
             continue
         good = [t for t in ts if t is not None]
         m = median(good)
         met = "yes" if good and max(good) <= 1.0 and len(good) == len(ts) else "NO"
-        lines.append(f"| stop while {phase} (SIGINT -> gone; max {fmt_s(max(good) if good else None, 3)} s, "
+        sig = "SIGTERM" if phase == "rewinding" else "SIGINT"
+        lines.append(f"| stop while {phase} ({sig} -> gone; max {fmt_s(max(good) if good else None, 3)} s, "
                      f"{len(good)}/{len(ts)} runs stopped before postgres) | - | {fmt_s(m, 3)} s | | | <= 1 s | {met} |")
     for label, key in (("primary", "boot"), ("replica", "seed"), ("replica after restart", "restart")):
         r = bench.results.get(key)
@@ -82,7 +97,8 @@ def report(bench):
               "| row | side | postgres starts | ready / streaming logged | done (polled) | entrypoint steps (median s) |",
               "| --- | --- | --- | --- | --- | --- |"]
     for key in ("boot", "seed", "restart", "reseed 100MiB", "reseed 100MiB rm", "reseed 1GiB",
-                "reseed 1GiB rm", "reseed 4GiB", "reseed 4GiB rm", "heal 100MiB", "heal 1GiB"):
+                "reseed 1GiB rm", "reseed 4GiB", "reseed 4GiB rm", "heal 100MiB", "heal 1GiB", "rejoin 1GiB",
+                "rejoin 4GiB"):
         r = bench.results.get(key)
         if not r:
             continue
@@ -101,7 +117,7 @@ def report(bench):
                     steps.setdefault(s, []).append(d)
             st = ", ".join(f"{s} {median(v):.3f}" for s, v in steps.items())
             if kind == "ours":
-                child = "initdb" if key == "boot" else "clone"
+                child = "initdb" if key == "boot" else "rewind" if key.startswith("rejoin") else "clone"
                 own = median([f["exec"] - f["steps"].get(child, 0) for f in facts if "exec" in f])
                 st = (st + "; " if st else "") + (f"exec at {fmt_s(median([f.get('exec') for f in facts]), 3)}; "
                                                   f"before exec outside {child}: {fmt_s(own, 3)}")

@@ -28,6 +28,15 @@ rows (--only takes their names):
   heal     a replica whose slot was lost and WAL removed on the primary,
            restarted (it re-seeds), to streaming, against a plain clone of
            the same primary, to streaming; 100 MiB, --large adds 1 GiB
+  promote  a standby whose primary stopped cleanly: `pg-entrypoint promote`
+           (POSTGRES_PEERS naming that primary) until it exits, against
+           bare `pg_ctl promote -w`
+  follower primary + two standbys; the primary stops, one standby is
+           promoted: seconds until the other streams from it (no floor)
+  rejoin   the old primary with about 10 MB of divergence, started with
+           POSTGRES_PEERS, rewinds -> streaming, against a full re-clone of
+           the new primary -> streaming, at 1 GiB (--large: 4 GiB too);
+           then SIGTERM while it rewinds (the source throttled), to gone
   compose  bench/compose-bench.py: `docker compose up` to a row replayed
            on the replica (needs dockerd and the images; --build builds them)
 The entrypoint's own CPU time and peak RSS come from its last log line
@@ -45,6 +54,7 @@ import time
 
 import row_boot
 import row_compose
+import row_failover
 import row_heal
 import row_reseed
 import row_restart
@@ -55,7 +65,7 @@ from report import machine, report
 
 # The rows, one module each (row_<name>.py) on the shared harness.py; the
 # report is report.py.
-ROWS = ["boot", "seed", "restart", "stop", "reseed", "heal", "compose"]
+ROWS = ["boot", "seed", "restart", "stop", "reseed", "heal", "promote", "follower", "rejoin", "compose"]
 
 
 def main():
@@ -63,7 +73,7 @@ def main():
     ap.add_argument("-n", "--runs", type=int, default=5, help="runs of each side per row (default 5)")
     ap.add_argument("--bin", default=os.path.join(TOP, "build", "pg-entrypoint"),
                     help="the pg-entrypoint binary (default build/pg-entrypoint)")
-    ap.add_argument("--large", action="store_true", help="also re-seed at 1 GiB and 4 GiB, heal at 1 GiB (slow; ~15 GB of disk)")
+    ap.add_argument("--large", action="store_true", help="also re-seed at 1 GiB and 4 GiB, heal at 1 GiB, rejoin at 4 GiB (slow; ~25 GB of disk)")
     ap.add_argument("--only", help=f"comma-separated rows: {','.join(ROWS)} (default all)")
     ap.add_argument("--skip", help="comma-separated rows to leave out")
     ap.add_argument("--build", action="store_true", help="docker-compose build before the compose row")
@@ -103,6 +113,8 @@ def main():
             row_seed.run(bench)
         if "restart" in rows:
             row_restart.run(bench)
+        if {"promote", "follower", "rejoin"} & set(rows):
+            row_failover.run(bench, rows)
         if "compose" in rows:
             row_compose.run(bench)
     except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001 -- report, clean up, exit 1

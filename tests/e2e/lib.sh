@@ -395,3 +395,66 @@ pair_restarted() {
     logs_clean "$primary" "$replica"
     exits_clean "$since" "$primary" "$replica"
 }
+
+# --- failover (failover.sh, switchover.sh) -------------------------------------
+
+# writable CONTAINER: it runs and its server accepts writes (not in recovery).
+writable() {
+    [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ] &&
+        [ "$(psql_sock "$1" "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ]
+}
+
+# assert_writable STEP CONTAINER...: of the project's containers, exactly the
+# ones given (none when none is given) accept writes: never two writable
+# primaries, checked at every step of a failover.
+assert_writable() {
+    local step=$1 c want got
+    shift
+    got=$(for c in $(compose ps -a -q); do
+        if writable "$c"; then cname "$c"; fi
+    done | sort | tr '\n' ' ')
+    want=$(for c in "$@"; do cname "$c"; done | sort | tr '\n' ' ')
+    [ "$got" = "$want" ] || fail "$step: the writable servers are '${got% }', expected '${want% }'"
+    [ -n "${ASSERT_QUIET:-}" ] || log "$step: writable: ${got:-none}"
+}
+
+# promote SERVICE [ARGS...]: `pg-entrypoint promote` as the README has it
+# (`docker compose exec -u postgres SERVICE pg-entrypoint promote`); sets
+# PROMOTE_OUT (what it printed, stdout and stderr) and PROMOTE_RC.
+promote() {
+    local svc=$1
+    shift
+    PROMOTE_RC=0
+    PROMOTE_OUT=$(compose exec -T -u postgres "$svc" pg-entrypoint promote "$@" 2>&1) || PROMOTE_RC=$?
+    printf '%s\n' "$PROMOTE_OUT" | sed "s/^/    promote $svc: /" >&3
+    log "promote $svc $*: exit $PROMOTE_RC"
+}
+
+# health_ok CONTAINER: `pg-entrypoint health` in it exits 0 (its line is
+# left in HEALTH_OUT).
+# shellcheck disable=SC2034 # read by the tests
+health_ok() { HEALTH_OUT=$(docker exec -u postgres "$1" pg-entrypoint health 2>&1); }
+
+# docker_healthy CONTAINER: Docker's own health status (the images'
+# HEALTHCHECK runs `pg-entrypoint health` every second) is "healthy".
+docker_healthy() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$1")" = healthy ]; }
+wait_docker_healthy() {
+    wait_for "${2:-60}" "$(cname "$1") healthy for Docker" docker_healthy "$1" ||
+        fail "$(cname "$1") is '$(docker inspect -f '{{.State.Health.Status}}' "$1")' for Docker after ${2:-60} s; its last check said: $(docker inspect -f '{{with .State.Health}}{{range .Log}}{{.Output}}{{end}}{{end}}' "$1" | tail -n 1)"
+}
+
+# no_row CONTAINER VALUE: the row is not there (and the table is).
+no_row() { [ "$(psql_sock "$1" "SELECT count(*) FROM e2e WHERE x = '$2'")" = 0 ]; }
+
+# rejoining CONTAINER WRITABLE...: one poll of a rejoin: fails the test at
+# once when a server other than WRITABLE accepts writes, and succeeds when
+# CONTAINER streams.
+rejoining() {
+    local c=$1
+    shift
+    ASSERT_QUIET=1 assert_writable "while $(cname "$c") rejoins" "$@"
+    is_streaming "$c"
+}
+
+# entrypoint_log CONTAINER SINCE: pg-entrypoint's own lines since SINCE.
+entrypoint_log() { docker logs --since "$2" "$1" 2>&1 | grep -F '[pg-entrypoint]' || true; }

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Failover with the quick-start compose file, the three steps of issue 13 as
+# a user takes them, with one row the old primary alone committed:
+#   0. a row on the primary, streamed; then, with the replica paused and its
+#      walsender gone, a row on the primary only ('divergent'); stop primary;
+#   1. `docker compose exec -u postgres replica pg-entrypoint promote`: exit
+#      0, "promoted: now a primary on timeline N", a write works, `health`
+#      calls it a promoted primary;
+#   2. `docker compose restart replica`: still the primary (its log says
+#      why), healthy for Docker;
+#   3. `docker compose start primary`: it never accepts writes, rejoins as
+#      the standby of `replica` (by pg_rewind, not a clone) streaming through
+#      its slot "primary", has every row written after the promotion, has
+#      lost 'divergent', and its log reports the discarded range;
+#      `pg-entrypoint health` and Docker call both healthy.
+# At every step at most one server accepts writes. Runs per major (PG_MAJOR).
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+e2e_init failover "${PGEP_E2E_PORT_FAILOVER:-47551}"
+e2e_require_images
+
+up_streaming_pair before
+assert_writable "up" "$primary"
+
+# --- the old primary commits a row the replica never receives -----------------
+docker pause "$replica" >/dev/null || fail "docker pause of the replica failed"
+E2E_CLEANUP_HOOKS+=("docker unpause $replica")
+psql_tcp "$primary" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication" >/dev/null
+no_walsender() { [ "$(psql_tcp "$primary" "SELECT count(*) FROM pg_stat_replication")" = 0 ]; }
+wait_for 30 "the primary's walsender gone" no_walsender ||
+    fail "the primary still has a walsender 30 s after pg_terminate_backend"
+insert_row "$primary" divergent
+old_end=$(psql_tcp "$primary" "SELECT pg_current_wal_lsn()")
+log "the old primary's WAL ends near $old_end after the divergent row"
+compose stop primary || fail "compose stop primary failed"
+docker unpause "$replica" >/dev/null || fail "docker unpause of the replica failed"
+E2E_CLEANUP_HOOKS=()
+has_row "$replica" divergent && fail "the replica received the divergent row: the test did not make a divergence"
+assert_writable "primary stopped" # none
+
+# --- 1. promote ---------------------------------------------------------------
+promote replica
+[ "$PROMOTE_RC" -eq 0 ] || fail "pg-entrypoint promote exited $PROMOTE_RC"
+[[ $PROMOTE_OUT =~ promoted:\ now\ a\ primary\ on\ timeline\ ([0-9]+) ]] ||
+    fail "promote did not print 'promoted: now a primary on timeline N'"
+tli=${BASH_REMATCH[1]}
+[ "$tli" -ge 2 ] || fail "promote reports timeline $tli, not a new one"
+got=$(psql_sock "$replica" "SELECT timeline_id FROM pg_control_checkpoint()")
+log "timeline after promote: $tli (pg_control_checkpoint says $got)"
+assert_writable "after promote" "$replica"
+health_ok "$replica" || fail "pg-entrypoint health on the promoted replica failed: $HEALTH_OUT"
+grep -qF 'promoted by pg-entrypoint promote' <<<"$HEALTH_OUT" ||
+    fail "health on the promoted node does not say it was promoted: $HEALTH_OUT"
+insert_row "$replica" after-promote
+has_row "$replica" before || fail "the row written before the failover is missing on the new primary"
+
+# --- 2. restart the promoted replica ------------------------------------------
+since=$(date +%s.%N)
+compose restart replica || fail "compose restart replica failed"
+[ "$(cid replica)" = "$replica" ] || fail "the replica container was replaced, not restarted"
+wait_for 60 "restarted replica accepts connections" psql_sock "$replica" "SELECT 1" ||
+    fail "the promoted replica did not accept connections within 60 s of its restart"
+second=$(entrypoint_log "$replica" "$since")
+printf '%s\n' "$second" | sed 's/^/    restart: /' >&3
+grep -qF 'the role is primary' <<<"$second" ||
+    fail "the promoted replica's start does not log why it is a primary ('the role is primary ...')"
+assert_writable "after the restart of the promoted replica" "$replica"
+wait_docker_healthy "$replica" 60
+insert_row "$replica" after-restart
+
+# --- 3. start the old primary: it rejoins -------------------------------------
+since=$(date +%s.%N)
+compose start primary || fail "compose start primary failed"
+[ "$(cid primary)" = "$primary" ] || fail "the primary container was replaced"
+wait_for 180 "the old primary rejoined and streams" rejoining "$primary" "$replica" ||
+    fail "the old primary does not stream from the new one within 180 s"
+rejoin=$(entrypoint_log "$primary" "$since")
+printf '%s\n' "$rejoin" | sed 's/^/    rejoin: /' >&3
+in_recovery "$primary" || fail "the old primary is not in recovery"
+grep -qi 'rewind' <<<"$rejoin" || fail "the old primary's log shows no rewind"
+if grep -F 'pg_basebackup' <<<"$rejoin" >&3; then
+    fail "the old primary was re-cloned (pg_basebackup, lines above), not rewound"
+fi
+grep -qi 'diverged at' <<<"$rejoin" ||
+    fail "the old primary's log does not report the discarded range ('diverged at ...')"
+for row in before after-promote after-restart; do
+    has_row "$primary" "$row" || fail "row '$row' is missing on the rejoined old primary"
+done
+no_row "$primary" divergent || fail "the rejoined old primary still has its divergent row"
+slot=$(psql_sock "$primary" "SELECT slot_name FROM pg_stat_wal_receiver")
+[ "$slot" = primary ] || fail "the rejoined old primary streams through slot '$slot', not 'primary' (its host name)"
+[ "$(psql_sock "$primary" "SELECT received_tli FROM pg_stat_wal_receiver")" = "$tli" ] ||
+    fail "the rejoined old primary does not stream timeline $tli"
+
+insert_row "$replica" after-rejoin
+wait_row "$primary" after-rejoin 60
+assert_writable "after the rejoin" "$replica"
+health_ok "$primary" || fail "pg-entrypoint health on the rejoined old primary failed: $HEALTH_OUT"
+health_ok "$replica" || fail "pg-entrypoint health on the new primary failed: $HEALTH_OUT"
+wait_docker_healthy "$primary" 60
+wait_docker_healthy "$replica" 30
+assert_pid1_postgres "$primary"
