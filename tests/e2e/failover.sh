@@ -12,7 +12,8 @@
 #      the standby of `replica` (by pg_rewind, not a clone) streaming through
 #      its slot "primary", has every row written after the promotion, has
 #      lost 'divergent', and its log reports the discarded range;
-#      `pg-entrypoint health` and Docker call both healthy.
+#      `pg-entrypoint health` and Docker call both healthy; restarted once
+#      more, it is still a standby.
 # At every step at most one server accepts writes. Runs per major (PG_MAJOR).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -81,8 +82,9 @@ grep -qi 'rewind' <<<"$rejoin" || fail "the old primary's log shows no rewind"
 if grep -F 'pg_basebackup' <<<"$rejoin" >&3; then
     fail "the old primary was re-cloned (pg_basebackup, lines above), not rewound"
 fi
-grep -qi 'diverged at' <<<"$rejoin" ||
-    fail "the old primary's log does not report the discarded range ('diverged at ...')"
+discarded=$(grep -E 'discarded .*WAL of timeline [0-9]+ from [0-9A-F]+/[0-9A-F]+ .*diverged.* to [0-9A-F]+/[0-9A-F]+' <<<"$rejoin") ||
+    fail "the old primary's log does not report the discarded range ('discarded ... WAL of timeline N from X (where the servers diverged) to Y')"
+log "reported: ${discarded#*\] }"
 for row in before after-promote after-restart; do
     has_row "$primary" "$row" || fail "row '$row' is missing on the rejoined old primary"
 done
@@ -100,3 +102,11 @@ health_ok "$replica" || fail "pg-entrypoint health on the new primary failed: $H
 wait_docker_healthy "$primary" 60
 wait_docker_healthy "$replica" 30
 assert_pid1_postgres "$primary"
+
+# --- a later restart of the old primary keeps it a standby ---------------------
+compose restart primary || fail "compose restart primary failed"
+wait_for 120 "the restarted old primary streams again" rejoining "$primary" "$replica" ||
+    fail "the old primary does not stream again within 120 s of its restart"
+insert_row "$replica" after-second-restart
+wait_row "$primary" after-second-restart 60
+assert_writable "after the old primary's second restart" "$replica"
