@@ -28,6 +28,7 @@ follower  a primary P and two standbys A and B (POSTGRES_PEERS: every
 The nodes are launched as the other rows' are (PID 1 of their own PID
 namespace, in the bench's two network namespaces; A and B share R's on two
 ports)."""
+import os
 import signal
 import subprocess
 import time
@@ -83,17 +84,24 @@ class Node:
             want = f"streaming {sender.port}"
         return self.bench.wait_sql(self.inst, self.addr, self.port, q, want, limit)
 
+    def inside(self, *argv):
+        """argv as the postgres user inside this node's PID, mount and
+        network namespaces, as `docker exec -u postgres` runs a command (pg_ctl
+        signals the PID in postmaster.pid, which is 1 there)."""
+        return ["nsenter", "-t", str(self.inst.pid1), "-p", "-m", "-n", "--", *self.bench.as_postgres(*argv)]
+
     def promote_ours(self, peers, *args):
-        """`pg-entrypoint promote` as the postgres user in this node's
-        network namespace, with the environment its container would have:
-        seconds until it exits, and what it printed."""
+        """`pg-entrypoint promote` inside the node, with the environment its
+        container would have: seconds until it exits, and what it printed."""
         b = self.bench
         env = self.env(POSTGRES_PEERS=peers, PGHOST=b.sock(self.dname), PGPORT=str(self.port))
         t = now()
-        r = subprocess.run(b.as_postgres(b.bin, "promote", *args), env=env, preexec_fn=self.ns.enter,
+        r = subprocess.run(self.inside(b.bin, "promote", *args), env=env,
                            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
         dt = now() - t
         out = (r.stdout + r.stderr).strip()
+        with open(os.path.join(b.work, "logs", f"{self.dname}-promote-{self.launches}.log"), "w") as f:
+            f.write(r.stderr + r.stdout)
         if r.returncode != 0:
             raise BenchError(f"pg-entrypoint promote on {self.dname} exited {r.returncode}: {out}")
         return dt, out
@@ -101,7 +109,7 @@ class Node:
     def promote_floor(self):
         b = self.bench
         t = now()
-        r = subprocess.run(b.as_postgres("pg_ctl", "promote", "-w", "-t", "300", "-D", b.data(self.dname)),
+        r = subprocess.run(self.inside("pg_ctl", "promote", "-w", "-t", "300", "-D", b.data(self.dname)),
                            env=b.env(), capture_output=True, text=True, timeout=330, stdin=subprocess.DEVNULL)
         dt = now() - t
         if r.returncode != 0:
@@ -157,7 +165,7 @@ def promote_row(bench):
                     raise BenchError(f"promote {kind}: {s.dname} is still in recovery after the promotion")
                 s.sql("create table if not exists promoted (x int); insert into promoted values (1)")
                 bench.record("promote", kind, t)
-                say(f"promote run {i + 1} {kind:5}: {t:.3f} s {('(' + out.splitlines()[-1] + ')') if out else ''}")
+                say(f"promote run {i + 1} {kind:5}: {t:.3f} s")
                 s.stop()
                 bench.rmdata(s.dname)
                 p.launch()
