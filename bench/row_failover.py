@@ -29,6 +29,7 @@ The nodes are launched as the other rows' are (PID 1 of their own PID
 namespace, in the bench's two network namespaces; A and B share R's on two
 ports)."""
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -195,12 +196,13 @@ def rejoin_size(bench, label, target):
     def floor_clone(x, y, name):
         d = f"rj{label.lower()}-floor"
         bench.rmdata(d)
+        q = shlex.quote
         argv = ["sh", "-c",
-                " ".join(bench.as_postgres("pg_basebackup", "-h", y.addr, "-p", str(y.port), "-U", "replicator",
-                                           "-D", bench.data(d), "-X", "stream", "--checkpoint=fast", "-R", "-C",
-                                           "-S", "rjfloor")) +
-                " && exec " + " ".join(bench.as_postgres("postgres", "-D", bench.data(d),
-                                                         *bench.server_args(PORT["rj_floor"], d, x.addr)))]
+                " ".join(map(q, bench.as_postgres("pg_basebackup", "-h", y.addr, "-p", str(y.port), "-U",
+                                                  "replicator", "-D", bench.data(d), "-X", "stream",
+                                                  "--checkpoint=fast", "-R", "-C", "-S", "rjfloor"))) +
+                " && exec " + " ".join(map(q, bench.as_postgres("postgres", "-D", bench.data(d),
+                                                                *bench.server_args(PORT["rj_floor"], d, x.addr))))]
         inst = Instance(bench, name, x.ns, argv, bench.env(PGPASSWORD=REPLPW))
         t = bench.wait_sql(inst, x.addr, PORT["rj_floor"], "select status from pg_stat_wal_receiver", "streaming",
                            3600)
