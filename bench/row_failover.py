@@ -178,6 +178,17 @@ def promote_row(bench):
 
 # ---- rejoin and stop while rewinding ------------------------------------------------------------
 
+def promote_and_checkpoint(node):
+    """The promotion before a rejoin (untimed). pg_rewind reads the
+    source's timeline from its pg_control, which names the new timeline
+    only after the first checkpoint on it (PostgreSQL's pg_rewind
+    documentation: CHECKPOINT a recently promoted source first); without
+    it, a rewind from a node promoted seconds ago computed the divergence on
+    the wrong timeline here and left a target that could not start
+    ("requested timeline 3 does not contain minimum recovery point")."""
+    node.promote_floor()
+    node.sql("checkpoint")
+
 def rejoin_size(bench, label, target):
     a = Node(bench, f"rj{label.lower()}-a", bench.ns_p, P_ADDR, PORT["rj_a"])
     b = Node(bench, f"rj{label.lower()}-b", bench.ns_r, R_ADDR, PORT["rj_b"])
@@ -189,7 +200,7 @@ def rejoin_size(bench, label, target):
     x, y = a, b  # x: the primary that will be left behind; y: its standby, promoted next
 
     def diverge_and_stop(x, y):
-        y.promote_floor()
+        promote_and_checkpoint(y)
         diverge(x, DIVERGENCE)
         x.stop()
 
@@ -249,7 +260,7 @@ def stop_rewinding(bench, x, y):
     say("== stop while rewinding: the source's link throttled to 40 Mbit/s; SIGTERM once pg_rewind runs")
     times = []
     for i in range(bench.n):
-        y.promote_floor()
+        promote_and_checkpoint(y)
         diverge(x, 4 * DIVERGENCE)
         x.stop()
         bench.throttle(y.ns, "40mbit")
