@@ -20,8 +20,11 @@
 #    b4ee7f2's files: its pg-entrypoint.conf, its pg_hba lines, no grants)
 #    gets the three at its next start, with the pg_hba lines once each; a
 #    second start changes none of its configuration files and runs no step;
+#    `plan` lists the upgrade before it and the reuse after it; an upgrade
+#    that failed half way is done again in full, without duplicates;
 #  - adopt: a cluster made by plain initdb gets the three.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_ops.sh"
 it_setup 300
 net_pair
 P_PORT=55980
@@ -180,6 +183,34 @@ fi
 [ "$(count_lines "$PG_LINE" "$WORK/old/pg_hba.conf")" = 0 ] || fail "the old cluster's pg_hba.conf already has the postgres line"
 hba_before=$(grep -Ec '^[^#[:space:]]' "$WORK/old/pg_hba.conf")
 
+# plan_old WHAT: `plan` for the old cluster, which must not change it.
+RUN_TIMEOUT=60
+plan_old()
+{
+    local before
+    before=$(snapshot "$WORK/old")
+    run_bin "$NS_P" PGDATA="$WORK/old" POSTGRES_PASSWORD="$SUPERPW" \
+        POSTGRES_REPLICATION_PASSWORD="$REPLPW" HOSTNAME=old -- plan
+    expect_rc 0 "$1"
+    [ "$(snapshot "$WORK/old")" = "$before" ] || fail "$1: plan changed PGDATA"
+}
+plan_old "plan before the upgrade"
+out_has '^  [0-9]+\. upgrade the cluster made by an earlier pg-entrypoint for pg_rewind: no initdb, but rewrite the settings file \(wal_log_hints = on\) and pg_hba "host postgres" lines for all$' "plan: the upgrade step"
+out_has '^  [0-9]+\. create replication role "replicator" if it does not exist, and grant it EXECUTE on pg_ls_dir, pg_stat_file and pg_read_binary_file$' "plan: the grants"
+out_lacks 'reuse the existing cluster' "plan before the upgrade"
+
+# An upgrade that fails before its last write (here the settings file cannot
+# be written: a directory holds its temporary name) is done again at the
+# next start, in full, and adds no pg_hba line twice.
+install -d -o postgres -m 0700 "$WORK/old/pg-entrypoint.conf.tmp/x"
+launch_primary old "$NS_P" "$P_ADDR" "$P_PORT" "$WORK/old"
+expect_exit old 60 1 "an upgrade that cannot write pg-entrypoint.conf"
+assert_log_has "${ILOG[old]}" "$(step_re upgrade)failed in" "the upgrade that cannot write pg-entrypoint.conf failed"
+[ "$(count_lines "$PG_LINE" "$WORK/old/pg_hba.conf")" = 1 ] ||
+    fail "the failed upgrade did not add the pg_hba line before writing the settings file"
+[ "$(cat "$WORK/old/pg-entrypoint.conf")" = "$(old_settings)" ] || fail "the failed upgrade changed pg-entrypoint.conf"
+rm -r "$WORK/old/pg-entrypoint.conf.tmp"
+
 launch_primary old "$NS_P" "$P_ADDR" "$P_PORT" "$WORK/old"
 wait_ready old
 assert_log_has "${ILOG[old]}" "$(step_re upgrade)done in" "the start after the old version upgraded the cluster"
@@ -193,6 +224,9 @@ grep -B1 -E "$PG_LINE" "$WORK/old/pg_hba.conf" | head -n1 | grep -Eq "$REPL_LINE
     fail "upgrade: postgresql.conf includes pg-entrypoint.conf $(grep -c "^include_if_exists" "$WORK/old/postgresql.conf") times"
 stop old INT
 
+plan_old "plan after the upgrade"
+out_has '^  [0-9]+\. reuse the existing cluster: no initdb, no changes to its files$' "plan after the upgrade: reuse"
+out_lacks 'upgrade' "plan after the upgrade"
 before=$(config_files "$WORK/old")
 launch_primary old "$NS_P" "$P_ADDR" "$P_PORT" "$WORK/old"
 wait_ready old
