@@ -25,7 +25,7 @@
 #  - adopt: a cluster made by plain initdb gets the three.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ops.sh"
-it_setup 300
+it_setup 800
 net_pair
 P_PORT=55980
 R_PORT=55981
