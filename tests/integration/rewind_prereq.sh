@@ -163,6 +163,7 @@ if [ -n "${PGEP_OLD_BIN:-}" ]; then
     launch_primary old "$NS_P" "$P_ADDR" "$P_PORT" "$WORK/old"
     wait_ready old
     stop old INT
+    # shellcheck disable=SC2034  # read by launch (lib.sh)
     LAUNCH_EXEC=()
 else
     log "upgrade: the cluster is made by this binary and taken back to b4ee7f2's files (set PGEP_OLD_BIN to use that binary)"
@@ -184,6 +185,7 @@ fi
 hba_before=$(grep -Ec '^[^#[:space:]]' "$WORK/old/pg_hba.conf")
 
 # plan_old WHAT: `plan` for the old cluster, which must not change it.
+# shellcheck disable=SC2034  # read by run_bin (lib_ops.sh)
 RUN_TIMEOUT=60
 plan_old()
 {
