@@ -205,7 +205,7 @@ int pgconf_hba_text(const struct config *cfg, char *text, size_t len)
                      "\n# pg-entrypoint: replication connections from the replicas, and the "
                      "replication user's to database postgres (pg_rewind)\n");
     if (w < 0 || (size_t)w >= len)
-        return -1;
+        goto allow_too_long;
     o = (size_t)w;
     for (const char *p = cfg->repl_allow;;) {
         size_t n = strcspn(p, ",");
@@ -213,7 +213,7 @@ int pgconf_hba_text(const struct config *cfg, char *text, size_t len)
             if ((w = hba_line(db ? "postgres" : "replication", user, p, n, method, text + o,
                               len - o)) < 0 ||
                 (size_t)w + 1 >= len - o)
-                return -1;
+                goto allow_too_long;
             o += (size_t)w;
             text[o++] = '\n';
         }
@@ -224,7 +224,7 @@ int pgconf_hba_text(const struct config *cfg, char *text, size_t len)
     /* What the official image appends: it does not match replication. */
     w = snprintf(text + o, len - o, "host all all all %s\n", method);
     if (w < 0 || (size_t)w >= len - o)
-        return -1;
+        goto allow_too_long;
     o += (size_t)w;
     if (cfg->hba_extra) {
         /* after "host all all all", where the official image's line break puts them */
@@ -232,11 +232,21 @@ int pgconf_hba_text(const struct config *cfg, char *text, size_t len)
         w = snprintf(text + o, len - o,
                      "# pg-entrypoint: the later lines of POSTGRES_HOST_AUTH_METHOD\n%s%s",
                      cfg->hba_extra, n && cfg->hba_extra[n - 1] != '\n' ? "\n" : "");
-        if (w < 0 || (size_t)w >= len - o)
+        if (w < 0 || (size_t)w >= len - o) {
+            log_error(log_step("configure"),
+                      "POSTGRES_HOST_AUTH_METHOD is too long: its pg_hba lines and ours must fit "
+                      "in %zu bytes",
+                      len);
             return -1;
+        }
         o += (size_t)w;
     }
     return (int)o;
+allow_too_long:
+    log_error(log_step("configure"),
+              "POSTGRES_REPLICATION_ALLOW is too long: our pg_hba lines must fit in %zu bytes",
+              len);
+    return -1;
 }
 
 static int write_hba(const struct config *cfg)
@@ -247,14 +257,8 @@ static int write_hba(const struct config *cfg)
         log_info(log_step("configure"),
                  "no POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER: the "
                  "\"host replication\" lines admit any role with REPLICATION");
-    int n = pgconf_hba_text(cfg, text, sizeof(text));
-    if (n < 0) {
-        log_error(log_step("configure"),
-                  "POSTGRES_REPLICATION_ALLOW or POSTGRES_HOST_AUTH_METHOD is too long (or "
-                  "POSTGRES_REPLICATION_USER cannot be quoted): our pg_hba lines must fit in "
-                  "16 kB");
+    if (pgconf_hba_text(cfg, text, sizeof(text)) < 0)
         return -1;
-    }
     if (path_in(path, sizeof(path), cfg->pgdata, "pg_hba.conf") < 0)
         return -1;
     /* A cluster whose pg_hba.conf lived elsewhere (Bitnami keeps it outside

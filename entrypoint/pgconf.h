@@ -33,7 +33,7 @@ int pgconf_upgrade_primary(const struct config *cfg);
 /* The text of our settings file, and of our pg_hba lines (the replication
  * and database postgres lines of each POSTGRES_REPLICATION_ALLOW field, then
  * `host all all all`, then the later lines of POSTGRES_HOST_AUTH_METHOD).
- * Return the length, or -1 when it does not fit. */
+ * Return the length, or -1 (logged, naming the variable) when it does not fit. */
 int pgconf_settings_text(const struct config *cfg, char *text, size_t len);
 int pgconf_hba_text(const struct config *cfg, char *text, size_t len);
 

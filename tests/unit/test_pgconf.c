@@ -2,6 +2,7 @@
  * replica's settings hold, and a primary's settings and pg_hba lines: what
  * pg_rewind needs from initdb on, and the upgrade of a cluster made by an
  * earlier pg-entrypoint (b4ee7f2), which adds it without duplicating lines. */
+#include "capture.h"
 #include "check.h"
 #include "config.h"
 #include "fsutil.h"
@@ -111,7 +112,18 @@ static void test_hba_text(void)
     cfg.repl_password = NULL;
     CHECK(pgconf_hba_text(&cfg, text, sizeof(text)) > 0);
     CHECK_CONTAINS(text, "host replication all all md5\nhost postgres all all md5\n");
-    CHECK(pgconf_hba_text(&cfg, text, 100) == -1);
+    /* too long: one error, naming the variable */
+    char log_path[] = "/tmp/pgep-hba-log-XXXXXX";
+    int fd = mkstemp(log_path), lines = 0;
+    if (fd >= 0)
+        close(fd);
+    capture_begin(log_path);
+    int rc = pgconf_hba_text(&cfg, text, 100);
+    char *log = capture_end(log_path, &lines);
+    CHECK(rc == -1 && lines == 1);
+    CHECK_CONTAINS(log, "POSTGRES_REPLICATION_ALLOW is too long");
+    free(log);
+    unlink(log_path);
 }
 
 /* What b4ee7f2 appended to initdb's pg_hba.conf. */
