@@ -95,9 +95,26 @@ bool pgconf_has_primary_settings(const char *pgdata)
     return found;
 }
 
-static int write_settings(const struct config *cfg)
+/* True when the settings file has every setting this version writes: a
+ * cluster made by an earlier pg-entrypoint lacks wal_log_hints, which is
+ * what marks it for the upgrade (pgconf_upgrade_primary). */
+bool pgconf_primary_settings_current(const char *pgdata)
 {
-    char path[PATH_MAX], text[2048], sync[128] = "";
+    char path[PATH_MAX], *text, *line, *save = NULL;
+    bool found = false;
+
+    if (path_in(path, sizeof(path), pgdata, PGCONF_SETTINGS_FILE) < 0 ||
+        fs_read(path, 1 << 20, &text, NULL) < 0)
+        return false;
+    for (line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save))
+        found = strncmp(line + strspn(line, " \t"), "wal_log_hints", 13) == 0;
+    free(text);
+    return found;
+}
+
+int pgconf_settings_text(const struct config *cfg, char *text, size_t len)
+{
+    char sync[128] = "";
 
     /* The replicas' application_name is their slot name, but ANY n (*)
      * counts any standby: a replica added later needs no change here. */
@@ -105,78 +122,145 @@ static int write_settings(const struct config *cfg)
         snprintf(sync, sizeof(sync),
                  "synchronous_standby_names = 'ANY %d (*)'\nsynchronous_commit = %s\n",
                  cfg->sync_replicas, cfg->sync_commit);
-    snprintf(text, sizeof(text),
-             "# Written by pg-entrypoint when this cluster was initialised. Settings in\n"
-             "# postgresql.auto.conf (ALTER SYSTEM) and on the command line win over these.\n"
-             "listen_addresses = '*'\n"
-             "wal_level = replica\n"
-             "max_wal_senders = %d\n"
-             "max_replication_slots = %d\n"
-             "wal_keep_size = '%s'\n"
-             "max_slot_wal_keep_size = '%s'\n"
-             "hot_standby = on\n"
-             "%s",
-             cfg->max_wal_senders, cfg->max_wal_senders, cfg->wal_keep_size,
-             cfg->max_slot_wal_keep_size, sync);
-    if (path_in(path, sizeof(path), cfg->pgdata, PGCONF_SETTINGS_FILE) < 0 ||
-        fs_write_atomic(path, text, strlen(text), 0600) < 0)
+    /* wal_log_hints: pg_rewind needs it (or data checksums, which 18's
+     * initdb turns on by default but a cluster may lack); it stays on with
+     * checksums too, so that the answer never depends on how initdb ran. */
+    int n = snprintf(text, len,
+                     "# Written by pg-entrypoint when this cluster was initialised (or upgraded).\n"
+                     "# Settings in postgresql.auto.conf (ALTER SYSTEM) and on the command line\n"
+                     "# win over these.\n"
+                     "listen_addresses = '*'\n"
+                     "wal_level = replica\n"
+                     "max_wal_senders = %d\n"
+                     "max_replication_slots = %d\n"
+                     "wal_keep_size = '%s'\n"
+                     "max_slot_wal_keep_size = '%s'\n"
+                     "hot_standby = on\n"
+                     "wal_log_hints = on\n"
+                     "%s",
+                     cfg->max_wal_senders, cfg->max_wal_senders, cfg->wal_keep_size,
+                     cfg->max_slot_wal_keep_size, sync);
+    return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+/* The settings file is rewritten whole; the include line is appended to
+ * postgresql.conf only when it is not there yet (an upgrade finds it). */
+static int write_settings(const struct config *cfg)
+{
+    char path[PATH_MAX], text[2048];
+
+    int n = pgconf_settings_text(cfg, text, sizeof(text));
+    if (n < 0) {
+        log_error(log_step("configure"), "the settings for %s are too long", PGCONF_SETTINGS_FILE);
         return -1;
+    }
+    if (path_in(path, sizeof(path), cfg->pgdata, PGCONF_SETTINGS_FILE) < 0 ||
+        fs_write_atomic(path, text, (size_t)n, 0600) < 0)
+        return -1;
+    if (pgconf_has_primary_settings(cfg->pgdata))
+        return 0;
     if (path_in(path, sizeof(path), cfg->pgdata, "postgresql.conf") < 0)
         return -1;
     return fs_append(path, "\n" INCLUDE_LINE "\n", 0600);
 }
 
-static int write_hba(const struct config *cfg)
+/* The user field of our pg_hba lines. They name the replication user
+ * whenever we know it: we create it, or it was named. A primary that
+ * creates no role (its init scripts may) and was told no name lets any role
+ * with REPLICATION in, with a password. */
+static int hba_user(const struct config *cfg, char *user, size_t len)
 {
-    char path[PATH_MAX], user[128], text[16384];
+    if (!cfg->repl_password && !cfg->repl_user_explicit) {
+        snprintf(user, len, "all");
+        return 0;
+    }
+    if (pgconf_quote_hba_name(cfg->repl_user, user, len) == 0)
+        return 0;
+    log_error(log_step("configure"),
+              "POSTGRES_REPLICATION_USER cannot hold a double quote or control character");
+    return -1;
+}
+
+/* One of our lines for one POSTGRES_REPLICATION_ALLOW field (the first n
+ * bytes of field), without its newline: database "replication" for the
+ * replicas' replication connections, "postgres" for the same user's
+ * ordinary connections, which pg_rewind --source-server and the peers'
+ * questions make. -1 when it does not fit. */
+static int hba_line(const char *database, const char *user, const char *field, size_t n,
+                    const char *method, char *out, size_t len)
+{
+    int w = snprintf(out, len, "host %s %s %.*s %s", database, user, (int)n, field, method);
+    return w < 0 || (size_t)w >= len ? -1 : w;
+}
+
+int pgconf_hba_text(const struct config *cfg, char *text, size_t len)
+{
+    char user[128];
     const char *method = config_auth_method(cfg);
     size_t o = 0;
 
-    /* The lines name the replication user whenever we know it: we create it,
-     * or it was named. A primary that creates no role (its init scripts may)
-     * and was told no name lets any role with REPLICATION in, with a password. */
-    if (!cfg->repl_password && !cfg->repl_user_explicit) {
-        snprintf(user, sizeof(user), "all");
-        log_info(log_step("configure"),
-                 "no POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER: the "
-                 "\"host replication\" lines admit any role with REPLICATION");
-    } else if (pgconf_quote_hba_name(cfg->repl_user, user, sizeof(user)) < 0) {
-        log_error(log_step("configure"),
-                  "POSTGRES_REPLICATION_USER cannot hold a double quote or control character");
+    if (hba_user(cfg, user, sizeof(user)) < 0)
         return -1;
-    }
-    o += (size_t)snprintf(text + o, sizeof(text) - o,
-                          "\n# pg-entrypoint: replication connections from the replicas\n");
-    for (const char *p = cfg->repl_allow; o < sizeof(text);) {
+    int w = snprintf(text, len,
+                     "\n# pg-entrypoint: replication connections from the replicas, and the "
+                     "replication user's to database postgres (pg_rewind)\n");
+    if (w < 0 || (size_t)w >= len)
+        goto allow_too_long;
+    o = (size_t)w;
+    for (const char *p = cfg->repl_allow;;) {
         size_t n = strcspn(p, ",");
-        o += (size_t)snprintf(text + o, sizeof(text) - o, "host replication %s %.*s %s\n", user,
-                              (int)n, p, method);
+        for (int db = 0; db < 2; db++) {
+            if ((w = hba_line(db ? "postgres" : "replication", user, p, n, method, text + o,
+                              len - o)) < 0 ||
+                (size_t)w + 1 >= len - o)
+                goto allow_too_long;
+            o += (size_t)w;
+            text[o++] = '\n';
+        }
         if (!p[n])
             break;
         p += n + 1;
     }
     /* What the official image appends: it does not match replication. */
-    if (o < sizeof(text))
-        o += (size_t)snprintf(text + o, sizeof(text) - o, "host all all all %s\n", method);
-    if (o >= sizeof(text)) {
-        log_error(log_step("configure"), "POSTGRES_REPLICATION_ALLOW is too long");
-        return -1;
-    }
-    if (path_in(path, sizeof(path), cfg->pgdata, "pg_hba.conf") < 0)
-        return -1;
+    w = snprintf(text + o, len - o, "host all all all %s\n", method);
+    if (w < 0 || (size_t)w >= len - o)
+        goto allow_too_long;
+    o += (size_t)w;
     if (cfg->hba_extra) {
         /* after "host all all all", where the official image's line break puts them */
         size_t n = strlen(cfg->hba_extra);
-        int w = snprintf(text + o, sizeof(text) - o,
-                         "# pg-entrypoint: the later lines of POSTGRES_HOST_AUTH_METHOD\n%s%s",
-                         cfg->hba_extra, n && cfg->hba_extra[n - 1] != '\n' ? "\n" : "");
-        if (w < 0 || (size_t)w >= sizeof(text) - o) {
+        w = snprintf(text + o, len - o,
+                     "# pg-entrypoint: the later lines of POSTGRES_HOST_AUTH_METHOD\n%s%s",
+                     cfg->hba_extra, n && cfg->hba_extra[n - 1] != '\n' ? "\n" : "");
+        if (w < 0 || (size_t)w >= len - o) {
             log_error(log_step("configure"),
-                      "POSTGRES_HOST_AUTH_METHOD is too long: its pg_hba lines and "
-                      "ours must fit in 16 kB");
+                      "POSTGRES_HOST_AUTH_METHOD is too long: its pg_hba lines and ours must fit "
+                      "in %zu bytes",
+                      len);
             return -1;
         }
+        o += (size_t)w;
     }
+    return (int)o;
+allow_too_long:
+    log_error(log_step("configure"),
+              "POSTGRES_REPLICATION_ALLOW is too long: our pg_hba lines must fit in %zu bytes",
+              len);
+    return -1;
+}
+
+static int write_hba(const struct config *cfg)
+{
+    char path[PATH_MAX], text[16384];
+
+    if (!cfg->repl_password && !cfg->repl_user_explicit)
+        log_info(log_step("configure"),
+                 "no POSTGRES_REPLICATION_PASSWORD or POSTGRES_REPLICATION_USER: the "
+                 "\"host replication\" lines admit any role with REPLICATION");
+    if (pgconf_hba_text(cfg, text, sizeof(text)) < 0)
+        return -1;
+    if (path_in(path, sizeof(path), cfg->pgdata, "pg_hba.conf") < 0)
+        return -1;
     /* A cluster whose pg_hba.conf lived elsewhere (Bitnami keeps it outside
      * the data directory) gets initdb's local line first. */
     if (!fs_exists(path) && fs_append(path, "local all all trust\n", 0600) < 0)
@@ -194,8 +278,93 @@ static int write_hba(const struct config *cfg)
         log_info(log_step("configure"),
                  "POSTGRES_HOST_AUTH_METHOD: added %d pg_hba line%s after \"host all "
                  "all all %s\"",
-                 cfg->hba_extra_records, cfg->hba_extra_records == 1 ? "" : "s", method);
+                 cfg->hba_extra_records, cfg->hba_extra_records == 1 ? "" : "s",
+                 config_auth_method(cfg));
     return 0;
+}
+
+/* Where text holds line (n bytes, without its newline) as a whole line. */
+static const char *find_line(const char *text, const char *line, size_t n)
+{
+    for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
+        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+            return p;
+    return NULL;
+}
+
+int pgconf_hba_upgrade_text(const struct config *cfg, const char *old, char **out)
+{
+    char user[128], rep[1024], pg[1024];
+    const char *method = config_auth_method(cfg);
+    size_t fields = 1, o;
+    bool changed = false;
+
+    *out = NULL;
+    if (hba_user(cfg, user, sizeof(user)) < 0)
+        return -1;
+    for (const char *p = cfg->repl_allow; *p; p++)
+        fields += *p == ',';
+    /* room for one line (and newlines) a field */
+    size_t cap = strlen(old) + fields * (sizeof(pg) + 2) + 2;
+    char *text = malloc(cap);
+    if (!text)
+        return -1;
+    memcpy(text, old, strlen(old) + 1);
+    for (const char *p = cfg->repl_allow;;) {
+        size_t n = strcspn(p, ",");
+        int rn = hba_line("replication", user, p, n, method, rep, sizeof(rep));
+        int pn = hba_line("postgres", user, p, n, method, pg, sizeof(pg));
+        const char *at = NULL;
+        if (rn < 0 || pn < 0) {
+            log_error(log_step("upgrade"), "POSTGRES_REPLICATION_ALLOW is too long");
+            free(text);
+            return -1;
+        }
+        if (!find_line(text, pg, (size_t)pn)) {
+            /* Right after the replication line of the same field; at the end
+             * when there is none (POSTGRES_REPLICATION_ALLOW changed since). */
+            if ((at = find_line(text, rep, (size_t)rn)) != NULL) {
+                size_t pos = (size_t)(at - text) + (size_t)rn + (at[rn] == '\n');
+                if (!at[rn])
+                    text[pos++] = '\n', text[pos] = '\0';
+                memmove(text + pos + pn + 1, text + pos, strlen(text + pos) + 1);
+                memcpy(text + pos, pg, (size_t)pn);
+                text[pos + (size_t)pn] = '\n';
+            } else {
+                o = strlen(text);
+                snprintf(text + o, cap - o, "%s%s\n", o && text[o - 1] != '\n' ? "\n" : "", pg);
+            }
+            changed = true;
+        }
+        if (!p[n])
+            break;
+        p += n + 1;
+    }
+    *out = text;
+    return changed ? 1 : 0;
+}
+
+/* Adds the database postgres lines to the pg_hba.conf of a cluster made by
+ * an earlier pg-entrypoint, next to its replication lines; a file that
+ * already has them is not written. */
+static int upgrade_hba(const struct config *cfg)
+{
+    char path[PATH_MAX], *old = NULL, *text = NULL;
+
+    if (path_in(path, sizeof(path), cfg->pgdata, "pg_hba.conf") < 0)
+        return -1;
+    if (!fs_exists(path))
+        return write_hba(cfg);
+    if (fs_read(path, 1 << 22, &old, NULL) < 0) {
+        log_error(log_step("upgrade"), "could not read file \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = pgconf_hba_upgrade_text(cfg, old, &text);
+    free(old);
+    if (rc > 0)
+        rc = fs_write_atomic(path, text, strlen(text), 0600);
+    free(text);
+    return rc < 0 ? -1 : 0;
 }
 
 /* The include line in postgresql.conf is written last: it is what marks a
@@ -204,6 +373,14 @@ static int write_hba(const struct config *cfg)
 int pgconf_write_primary(const struct config *cfg)
 {
     return write_hba(cfg) < 0 || write_settings(cfg) < 0 ? -1 : 0;
+}
+
+/* The settings file is written last: its wal_log_hints line is what marks
+ * the upgrade as done (pgconf_primary_settings_current), so a start
+ * stopped before it upgrades again. */
+int pgconf_upgrade_primary(const struct config *cfg)
+{
+    return upgrade_hba(cfg) < 0 || write_settings(cfg) < 0 ? -1 : 0;
 }
 
 int pgconf_passfile_text(const struct config *cfg, char *line, size_t len)

@@ -21,6 +21,28 @@ int pgconf_write_primary(const struct config *cfg);
 /* True when postgresql.conf already includes our settings file. */
 bool pgconf_has_primary_settings(const char *pgdata);
 
+/* True when our settings file has what this version writes (wal_log_hints,
+ * for pg_rewind); a cluster made by an earlier pg-entrypoint does not. */
+bool pgconf_primary_settings_current(const char *pgdata);
+
+/* Brings such a cluster up to date: the pg_hba lines for database postgres
+ * added next to its replication lines (none twice), then the settings file
+ * rewritten, last, so that a start stopped in between upgrades again. */
+int pgconf_upgrade_primary(const struct config *cfg);
+
+/* The text of our settings file, and of our pg_hba lines (the replication
+ * and database postgres lines of each POSTGRES_REPLICATION_ALLOW field, then
+ * `host all all all`, then the later lines of POSTGRES_HOST_AUTH_METHOD).
+ * Return the length, or -1 (logged, naming the variable) when it does not fit. */
+int pgconf_settings_text(const struct config *cfg, char *text, size_t len);
+int pgconf_hba_text(const struct config *cfg, char *text, size_t len);
+
+/* old (a pg_hba.conf) with the database postgres line of each field added
+ * after the replication line of that field, or at the end when there is
+ * none; lines already there are not added again. *out (malloc'd) is set on
+ * 0 (nothing to add) and 1 (added); -1 on an error (logged). */
+int pgconf_hba_upgrade_text(const struct config *cfg, const char *old, char **out);
+
 /* standby.signal, primary_conninfo and primary_slot_name (slot may be NULL:
  * none), and the password file, in dir. Earlier recovery settings in
  * postgresql.auto.conf are replaced, so it can run on every start: a changed

@@ -148,10 +148,19 @@ static int append_sql(char *buf, size_t len, size_t *o, const char *fmt, ...)
     return 0;
 }
 
+/* What pg_rewind --source-server calls on the source, and nothing more: the
+ * replication role gets no superuser. These four signatures exist on 15, 17
+ * and 18 (docs/design.md, "Facts checked here"). */
+#define REWIND_FUNCTIONS                                                                           \
+    "pg_catalog.pg_ls_dir(text, boolean, boolean), pg_catalog.pg_stat_file(text, boolean), "       \
+    "pg_catalog.pg_read_binary_file(text), "                                                       \
+    "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)"
+
 /* The SQL for the replication role and (fresh clusters only) the database,
  * one statement a line as single-user mode reads it. The role is created
  * only if missing, so that adopting an existing cluster (whose init scripts
- * may have made it) leaves a role that is there alone. */
+ * may have made it) leaves a role that is there alone; the grant is
+ * idempotent, so an upgrade or adoption done again changes nothing. */
 static int bootstrap_sql(const struct config *cfg, bool fresh, char *sql, size_t len)
 {
     char ident[256];
@@ -172,7 +181,9 @@ static int bootstrap_sql(const struct config *cfg, bool fresh, char *sql, size_t
                      "CREATE ROLE %s WITH REPLICATION LOGIN PASSWORD %s; END IF; END",
                      name, ident, literal) >= (int)sizeof(body) ||
             pgconf_quote_literal(body, quoted_body, sizeof(quoted_body)) < 0 ||
-            append_sql(sql, len, &o, "DO %s;\n", quoted_body) < 0)
+            append_sql(sql, len, &o, "DO %s;\n", quoted_body) < 0 ||
+            append_sql(sql, len, &o, "GRANT EXECUTE ON FUNCTION " REWIND_FUNCTIONS " TO %s;\n",
+                       ident) < 0)
             return -1;
     }
     if (fresh && strcmp(cfg->database, "postgres") != 0) {
@@ -231,7 +242,9 @@ static int bootstrap(const struct config *cfg, bool fresh, char *const env[])
     struct step s;
     bool db = fresh && strcmp(cfg->database, "postgres") != 0;
     step_begin(&s, "bootstrap", "creating %s%s%s in single-user mode",
-               cfg->repl_password ? "the replication role (if missing)" : "",
+               cfg->repl_password ? "the replication role (if missing, and granting it the "
+                                    "functions pg_rewind calls)"
+                                  : "",
                cfg->repl_password && db ? " and " : "", db ? "the database" : "");
     int rc = run_single_user(cfg, sql, (size_t)len, env);
     explicit_bzero(sql, sizeof(sql));
@@ -332,34 +345,52 @@ static int initialise(const struct config *cfg, const char *const *server_args, 
     return scripts_replaced_cluster(cfg);
 }
 
-/* A cluster made by another entrypoint (the official image's, Bitnami's)
- * has no replication settings, pg_hba lines or role of ours: add them once,
- * so that replicas can follow it. Ours is recognised by the include line,
- * which is written last: the role comes first (created only if missing),
- * so a start stopped or failed anywhere in between adopts again, in full. */
-static int adopt(const struct config *cfg, char *const env[])
+enum prepare { PREPARE_INITIALISE, PREPARE_ADOPT, PREPARE_UPGRADE };
+
+/* Adopt: a cluster made by another entrypoint (the official image's,
+ * Bitnami's) has no replication settings, pg_hba lines or role of ours: add
+ * them once, so that replicas can follow it. Ours is recognised by the
+ * include line, which is written last.
+ * Upgrade: a cluster made by an earlier pg-entrypoint (its settings file has
+ * no wal_log_hints) lacks what pg_rewind needs to rewind it later: the
+ * setting, the grants and the pg_hba lines for database postgres; the
+ * settings file is written last and marks it done.
+ * Both: the role and its grants come first (created only if missing; GRANT
+ * is idempotent), so a start stopped or failed anywhere in between does it
+ * again, in full. */
+static int add_ours(const struct config *cfg, bool upgrade, char *const env[])
 {
     struct step s;
-    step_begin(&s, "adopt",
-               "PGDATA \"%s\" was not made by pg-entrypoint: adding the replication role, "
-               "pg_hba lines and replication settings",
-               cfg->pgdata);
-    int rc = bootstrap(cfg, false, env) < 0 || pgconf_write_primary(cfg) < 0 ? -1 : 0;
+    if (upgrade)
+        step_begin(&s, "upgrade",
+                   "PGDATA \"%s\" was made by an earlier pg-entrypoint: adding what pg_rewind "
+                   "needs (wal_log_hints, the replication role's grants, pg_hba lines for "
+                   "database postgres)",
+                   cfg->pgdata);
+    else
+        step_begin(&s, "adopt",
+                   "PGDATA \"%s\" was not made by pg-entrypoint: adding the replication role, "
+                   "pg_hba lines and replication settings",
+                   cfg->pgdata);
+    int rc = bootstrap(cfg, false, env) < 0 ||
+                     (upgrade ? pgconf_upgrade_primary(cfg) : pgconf_write_primary(cfg)) < 0
+                 ? -1
+                 : 0;
     return step_end(&s, rc);
 }
 
 /* initdb and single-user mode both need a name for the current uid: both
  * run under nss_wrapper when the uid has none. */
-static int with_nss(const struct flow_ctx *c, bool fresh)
+static int with_nss(const struct flow_ctx *c, enum prepare what)
 {
     char *nss[4], nss_dir[64];
 
     if (privs_nss_wrapper(c->who, nss, nss_dir, sizeof(nss_dir)) < 0)
         return -1;
     char **init_env = nss[0] ? proc_clean_env(c->env, (const char *const *)nss) : (char **)c->env;
-    int rc = !init_env ? -1
-             : fresh   ? initialise(c->cfg, c->server_args, init_env)
-                       : adopt(c->cfg, init_env);
+    int rc = !init_env                    ? -1
+             : what == PREPARE_INITIALISE ? initialise(c->cfg, c->server_args, init_env)
+                                          : add_ours(c->cfg, what == PREPARE_UPGRADE, init_env);
     if (init_env != c->env)
         free(init_env);
     privs_nss_wrapper_cleanup(nss, nss_dir);
@@ -388,12 +419,18 @@ static int reuse_cluster(const struct flow_ctx *c)
 static int adopt_cluster(const struct flow_ctx *c)
 {
     log_reuse(c->cfg);
-    return with_nss(c, false);
+    return with_nss(c, PREPARE_ADOPT);
+}
+
+static int upgrade_cluster(const struct flow_ctx *c)
+{
+    log_reuse(c->cfg);
+    return with_nss(c, PREPARE_UPGRADE);
 }
 
 static int initialise_cluster(const struct flow_ctx *c)
 {
-    return with_nss(c, true);
+    return with_nss(c, PREPARE_INITIALISE);
 }
 
 void primary_steps(struct flow *f, const struct flow_ctx *c)
@@ -405,18 +442,28 @@ void primary_steps(struct flow *f, const struct flow_ctx *c)
                  "start the standby as is: no initdb, no changes to its files");
         return;
     }
-    if (c->state != DATADIR_EMPTY && pgconf_has_primary_settings(cfg->pgdata)) {
-        flow_add(f, "data", reuse_cluster,
-                 "reuse the existing cluster: no initdb, no changes to its files");
-        return;
-    }
     if (c->state != DATADIR_EMPTY) {
-        flow_add(f, "adopt", adopt_cluster,
-                 "adopt the existing cluster (not made by pg-entrypoint): no initdb, but add "
-                 "replication settings and pg_hba \"host replication\" lines for %s",
+        /* ours (the include line), up to date, made by an earlier version,
+         * or another entrypoint's */
+        bool ours = pgconf_has_primary_settings(cfg->pgdata);
+        if (ours && pgconf_primary_settings_current(cfg->pgdata)) {
+            flow_add(f, "data", reuse_cluster,
+                     "reuse the existing cluster: no initdb, no changes to its files");
+            return;
+        }
+        const char *name = ours ? "upgrade" : "adopt";
+        flow_add(f, name, ours ? upgrade_cluster : adopt_cluster,
+                 "%s: no initdb, but %s and pg_hba \"host postgres\" lines for %s",
+                 ours ? "upgrade the cluster made by an earlier pg-entrypoint for pg_rewind"
+                      : "adopt the existing cluster (not made by pg-entrypoint)",
+                 ours ? "rewrite the settings file (wal_log_hints = on)"
+                      : "add replication settings (wal_log_hints = on among them), pg_hba "
+                        "\"host replication\"",
                  cfg->repl_allow);
         if (cfg->repl_password)
-            flow_add(f, "adopt", NULL, "create replication role \"%s\" if it does not exist",
+            flow_add(f, name, NULL,
+                     "create replication role \"%s\" if it does not exist, and grant it "
+                     "EXECUTE on pg_ls_dir, pg_stat_file and pg_read_binary_file",
                      cfg->repl_user);
         return;
     }
@@ -428,9 +475,14 @@ void primary_steps(struct flow *f, const struct flow_ctx *c)
              "max_slot_wal_keep_size %s%s) and pg_hba \"host replication\" lines for %s",
              cfg->max_wal_senders, cfg->wal_keep_size, cfg->max_slot_wal_keep_size,
              cfg->sync_replicas ? ", synchronous standbys" : "", cfg->repl_allow);
+    flow_add(f, "configure", NULL,
+             "for pg_rewind: wal_log_hints = on, and pg_hba \"host postgres\" lines for the "
+             "replication user");
     if (cfg->repl_password)
         flow_add(f, "bootstrap", NULL,
-                 "create replication role \"%s\" (SCRAM secret computed here)", cfg->repl_user);
+                 "create replication role \"%s\" (SCRAM secret computed here), granted EXECUTE "
+                 "on pg_ls_dir, pg_stat_file and pg_read_binary_file",
+                 cfg->repl_user);
     else
         flow_add(f, "bootstrap", NULL,
                  "create no replication role: POSTGRES_REPLICATION_PASSWORD is not set");

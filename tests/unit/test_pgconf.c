@@ -1,10 +1,16 @@
-/* pgconf.c: quoting for each syntax PostgreSQL reads, and the slot name a
- * replica's settings hold. */
+/* pgconf.c: quoting for each syntax PostgreSQL reads, the slot name a
+ * replica's settings hold, and a primary's settings and pg_hba lines: what
+ * pg_rewind needs from initdb on, and the upgrade of a cluster made by an
+ * earlier pg-entrypoint (b4ee7f2), which adds it without duplicating lines. */
+#include "capture.h"
 #include "check.h"
+#include "config.h"
+#include "fsutil.h"
 #include "pgconf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static void test_quoting(void)
@@ -60,9 +66,177 @@ static void test_read_slot(void)
     CHECK(pgconf_read_slot(dir, slot, sizeof(slot)) == -1);
 }
 
+static struct config primary_config(char *pgdata, char *allow)
+{
+    struct config cfg = {.pgdata = pgdata,
+                         .repl_user = "replicator",
+                         .repl_password = "secret",
+                         .repl_allow = allow,
+                         .max_wal_senders = 10,
+                         .wal_keep_size = "64MB",
+                         .max_slot_wal_keep_size = "1GB"};
+    return cfg;
+}
+
+static void test_settings_text(void)
+{
+    char text[2048];
+    struct config cfg = primary_config("/nowhere", "all");
+
+    CHECK(pgconf_settings_text(&cfg, text, sizeof(text)) > 0);
+    CHECK_CONTAINS(text, "\nwal_log_hints = on\n");
+    CHECK_CONTAINS(text, "\nwal_level = replica\n");
+    CHECK(pgconf_settings_text(&cfg, text, 64) == -1);
+}
+
+/* Each field gets its replication line and, next to it, the same user's
+ * line for database postgres; then `host all all all`. */
+static void test_hba_text(void)
+{
+    char text[4096];
+    struct config cfg = primary_config("/nowhere", "all,10.0.0.0/8");
+
+    CHECK(pgconf_hba_text(&cfg, text, sizeof(text)) == (int)strlen(text));
+    CHECK_CONTAINS(text, "host replication \"replicator\" all scram-sha-256\n"
+                         "host postgres \"replicator\" all scram-sha-256\n"
+                         "host replication \"replicator\" 10.0.0.0/8 scram-sha-256\n"
+                         "host postgres \"replicator\" 10.0.0.0/8 scram-sha-256\n"
+                         "host all all all scram-sha-256\n");
+    cfg.host_auth_method = "md5";
+    cfg.hba_extra = "host all all 127.0.0.1/32 trust";
+    CHECK(pgconf_hba_text(&cfg, text, sizeof(text)) > 0);
+    CHECK_CONTAINS(text, "host postgres \"replicator\" 10.0.0.0/8 md5\nhost all all all md5\n"
+                         "# pg-entrypoint: the later lines of POSTGRES_HOST_AUTH_METHOD\n"
+                         "host all all 127.0.0.1/32 trust\n");
+    /* no role created or named: any role, as the replication lines */
+    cfg.repl_password = NULL;
+    CHECK(pgconf_hba_text(&cfg, text, sizeof(text)) > 0);
+    CHECK_CONTAINS(text, "host replication all all md5\nhost postgres all all md5\n");
+    /* too long: one error, naming the variable */
+    char log_path[] = "/tmp/pgep-hba-log-XXXXXX";
+    int fd = mkstemp(log_path), lines = 0;
+    if (fd >= 0)
+        close(fd);
+    capture_begin(log_path);
+    int rc = pgconf_hba_text(&cfg, text, 100);
+    char *log = capture_end(log_path, &lines);
+    CHECK(rc == -1 && lines == 1);
+    CHECK_CONTAINS(log, "POSTGRES_REPLICATION_ALLOW is too long");
+    free(log);
+    unlink(log_path);
+}
+
+/* What b4ee7f2 appended to initdb's pg_hba.conf. */
+#define LEGACY_HBA                                                                                 \
+    "local all all trust\n"                                                                        \
+    "\n# pg-entrypoint: replication connections from the replicas\n"                               \
+    "host replication \"replicator\" all scram-sha-256\n"                                          \
+    "host replication \"replicator\" samenet scram-sha-256\n"                                      \
+    "host all all all scram-sha-256\n"
+
+static void test_hba_upgrade_text(void)
+{
+    char *out = NULL, *again = NULL;
+    struct config cfg = primary_config("/nowhere", "all,samenet");
+
+    CHECK(pgconf_hba_upgrade_text(&cfg, LEGACY_HBA, &out) == 1);
+    CHECK_STR(out, "local all all trust\n"
+                   "\n# pg-entrypoint: replication connections from the replicas\n"
+                   "host replication \"replicator\" all scram-sha-256\n"
+                   "host postgres \"replicator\" all scram-sha-256\n"
+                   "host replication \"replicator\" samenet scram-sha-256\n"
+                   "host postgres \"replicator\" samenet scram-sha-256\n"
+                   "host all all all scram-sha-256\n");
+    /* done: nothing more */
+    CHECK(pgconf_hba_upgrade_text(&cfg, out, &again) == 0);
+    CHECK_STR(again, out);
+    free(again);
+    free(out);
+    /* a field without its replication line (POSTGRES_REPLICATION_ALLOW
+     * changed since), and a last line without a newline */
+    cfg.repl_allow = "all,10.1.0.0/16";
+    CHECK(pgconf_hba_upgrade_text(&cfg, "host replication \"replicator\" all scram-sha-256",
+                                  &out) == 1);
+    CHECK_STR(out, "host replication \"replicator\" all scram-sha-256\n"
+                   "host postgres \"replicator\" all scram-sha-256\n"
+                   "host postgres \"replicator\" 10.1.0.0/16 scram-sha-256\n");
+    free(out);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    CHECK(fs_write_atomic(path, text, strlen(text), 0600) == 0);
+}
+
+static char *read_file(const char *dir, const char *name)
+{
+    char path[512];
+    static char buf[8192];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+static int count(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* A cluster laid out as b4ee7f2 left it is recognised, upgraded once, and
+ * left alone after that; a fresh one is current at once. */
+static void test_upgrade_files(void)
+{
+    char dir[] = "/tmp/pgep-upgrade-XXXXXX", before[8192];
+    struct config cfg = primary_config(dir, "all");
+
+    CHECK(mkdtemp(dir) != NULL);
+    write_file(dir, "postgresql.conf", "port = 5432\n\ninclude_if_exists = 'pg-entrypoint.conf'\n");
+    write_file(dir, "pg-entrypoint.conf", "wal_level = replica\nhot_standby = on\n");
+    write_file(dir, "pg_hba.conf", LEGACY_HBA);
+    CHECK(pgconf_has_primary_settings(dir));
+    CHECK(!pgconf_primary_settings_current(dir));
+    CHECK(pgconf_upgrade_primary(&cfg) == 0);
+    CHECK(pgconf_primary_settings_current(dir));
+    CHECK(count(read_file(dir, "postgresql.conf"), "include_if_exists") == 1);
+    CHECK_CONTAINS(read_file(dir, "pg-entrypoint.conf"), "\nwal_log_hints = on\n");
+    CHECK(count(read_file(dir, "pg_hba.conf"), "host postgres \"replicator\" all") == 1);
+    CHECK(count(read_file(dir, "pg_hba.conf"), "host replication") == 2);
+    snprintf(before, sizeof(before), "%s", read_file(dir, "pg_hba.conf"));
+    CHECK(pgconf_upgrade_primary(&cfg) == 0);
+    CHECK_STR(read_file(dir, "pg_hba.conf"), before);
+    CHECK(count(read_file(dir, "postgresql.conf"), "include_if_exists") == 1);
+
+    /* a fresh cluster: initdb's files, then ours */
+    write_file(dir, "postgresql.conf", "port = 5432\n");
+    write_file(dir, "pg_hba.conf", "local all all trust\n");
+    CHECK(pgconf_write_primary(&cfg) == 0);
+    CHECK(pgconf_has_primary_settings(dir) && pgconf_primary_settings_current(dir));
+    CHECK(count(read_file(dir, "pg_hba.conf"), "host postgres \"replicator\" all") == 1);
+    for (const char *f = "pg_hba.conf\0postgresql.conf\0pg-entrypoint.conf\0"; *f;
+         f += strlen(f) + 1) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, f);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_quoting();
     test_read_slot();
+    test_settings_text();
+    test_hba_text();
+    test_hba_upgrade_text();
+    test_upgrade_files();
     return check_done("test_pgconf");
 }
