@@ -308,6 +308,10 @@ class Bench:
         for ns in self.netns:
             sh("ip", "-n", ns.name, "link", "set", "lo", "up")
             sh("ip", "-n", ns.name, "link", "set", "eth0", "up")
+            # The bench's listening ports are inside the ephemeral range: an
+            # outgoing connection (a walreceiver, pg_basebackup) that took
+            # one of them made the next postgres fail to bind it.
+            sh("ip", "netns", "exec", ns.name, "sysctl", "-q", "-w", "net.ipv4.ip_local_reserved_ports=56000-56099")
         say(f"binary {self.bin}; work dir {self.work}; namespaces {self.ns_p.name}, {self.ns_r.name}")
 
     def cleanup(self):
