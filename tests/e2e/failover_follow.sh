@@ -1,27 +1,43 @@
 #!/usr/bin/env bash
-# Followers follow, with the quick-start compose file scaled to two
-# replicas: the primary stops, `docker compose exec --index 1 -u postgres
-# replica pg-entrypoint promote`, and the second replica streams from the
-# promoted one without a restart (a row written on it arrives, on the new
-# timeline); then the old primary, started again, rejoins as a standby of
-# the promoted replica. `replica` in POSTGRES_PEERS names both replica
-# containers (compose's DNS answers with every one), which is what lets the
-# second one find the first. At every step at most one server accepts writes.
+# Followers follow, with the quick-start compose file and a second replica
+# service added as the README's "More replicas" shows (`replica2`, extending
+# `replica`, every service naming the others in POSTGRES_PEERS): the
+# primary stops, `docker compose exec -u postgres replica pg-entrypoint
+# promote`, and replica2 streams from the promoted replica without a restart
+# (a row written on it arrives, on the new timeline, through replica2's own
+# slot, active there); then the old primary, started again, rejoins as a
+# standby of the promoted replica, and replica2 still streams. At every
+# step at most one server accepts writes.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 e2e_init failover-follow "${PGEP_E2E_PORT_FAILOVER_FOLLOW:-47553}"
 e2e_require_images
 
-start_stack --scale replica=2
+override=$E2E_TMP/more-replicas.yml
+# (`extends` with `file:`: compose resolves it within one file; in
+# docker-compose.yml itself, `service: replica` alone does)
+cat >"$override" <<YAML
+services:
+  primary:
+    environment:
+      POSTGRES_PEERS: replica,replica2
+  replica:
+    environment:
+      POSTGRES_PEERS: primary,replica2
+  replica2:
+    extends:
+      file: $COMPOSE_YML
+      service: replica
+    environment:
+      POSTGRES_PEERS: primary,replica
+YAML
+compose() { "${COMPOSE[@]}" --ansi never -f "$COMPOSE_YML" -f "$override" -p "$PROJECT" "$@"; }
+compose config -q || fail "compose config with the more-replicas override failed"
+
+start_stack
 primary=$(cid primary)
-# replica_number N: the id of replica container number N (what `exec --index N` runs in)
-replica_number() {
-    docker ps -q --filter "label=com.docker.compose.project=$PROJECT" \
-        --filter label=com.docker.compose.service=replica --filter "label=com.docker.compose.container-number=$1"
-}
-r1=$(replica_number 1)
-r2=$(replica_number 2)
-if [ -z "$r1" ] || [ -z "$r2" ]; then fail "expected replica containers number 1 and 2 (got '$r1' '$r2')"; fi
+r1=$(cid replica)
+r2=$(cid replica2)
 insert_row "$primary" one
 for r in "$r1" "$r2"; do
     wait_row "$r" one 90
@@ -32,10 +48,8 @@ r2_started=$(docker inspect -f '{{.State.StartedAt}}' "$r2")
 
 compose stop primary || fail "compose stop primary failed"
 assert_writable "primary stopped" # none
-PROMOTE_RC=0
-PROMOTE_OUT=$(compose exec -T --index 1 -u postgres replica pg-entrypoint promote 2>&1) || PROMOTE_RC=$?
-printf '%s\n' "$PROMOTE_OUT" | sed 's/^/    promote replica 1: /' >&3
-[ "$PROMOTE_RC" -eq 0 ] || fail "pg-entrypoint promote on replica 1 exited $PROMOTE_RC"
+promote replica
+[ "$PROMOTE_RC" -eq 0 ] || fail "pg-entrypoint promote on replica exited $PROMOTE_RC"
 [[ $PROMOTE_OUT =~ promoted:\ now\ a\ primary\ on\ timeline\ ([0-9]+) ]] ||
     fail "promote did not print 'promoted: now a primary on timeline N'"
 tli=${BASH_REMATCH[1]}
@@ -47,15 +61,15 @@ follows() {
         [ "$(psql_sock "$r2" "SELECT status || ' ' || received_tli FROM pg_stat_wal_receiver")" = "streaming $tli" ]
 }
 wait_for 60 "$(cname "$r2") streams timeline $tli from the promoted replica" follows ||
-    fail "the second replica does not stream from the promoted one within 60 s ($(psql_sock "$r2" "SELECT status, received_tli, sender_host FROM pg_stat_wal_receiver" 2>&1))"
+    fail "replica2 does not stream from the promoted one within 60 s ($(psql_sock "$r2" "SELECT status, received_tli, sender_host FROM pg_stat_wal_receiver" 2>&1))"
 [ "$(docker inspect -f '{{.State.StartedAt}} {{.RestartCount}}' "$r2")" = "$r2_started 0" ] ||
-    fail "the second replica was restarted to follow"
-in_recovery "$r2" || fail "the second replica left recovery"
+    fail "replica2 was restarted to follow"
+in_recovery "$r2" || fail "replica2 left recovery"
 slot=$(psql_sock "$r2" "SELECT slot_name FROM pg_stat_wal_receiver")
-[ -n "$slot" ] || fail "the second replica follows without a slot"
+[ -n "$slot" ] || fail "replica2 follows without a slot"
 [ "$(psql_sock "$r1" "SELECT active FROM pg_replication_slots WHERE slot_name = '$slot'")" = t ] ||
-    fail "the second replica's slot '$slot' is not active on the promoted replica"
-assert_writable "the second replica follows" "$r1"
+    fail "replica2's slot '$slot' is not active on the promoted replica"
+assert_writable "replica2 follows" "$r1"
 
 compose start primary || fail "compose start primary failed"
 wait_for 180 "the old primary rejoined and streams" rejoining "$primary" "$r1" ||
@@ -63,4 +77,5 @@ wait_for 180 "the old primary rejoined and streams" rejoining "$primary" "$r1" |
 insert_row "$r1" after-rejoin
 wait_row "$primary" after-rejoin 60
 wait_row "$r2" after-rejoin 60
+is_streaming "$r2" || fail "replica2 does not stream after the old primary rejoined"
 assert_writable "after the rejoin" "$r1"
