@@ -53,12 +53,11 @@ health_ok "$replica" || fail "pg-entrypoint health on the promoted replica faile
 grep -qF 'promoted by pg-entrypoint promote' <<<"$HEALTH_OUT" ||
     fail "health on the promoted node does not say it was promoted: $HEALTH_OUT"
 insert_row "$replica" after-promote
-# (noted, not asserted: `replica` in its own POSTGRES_PEERS resolves to this
-# node, whose host name is its container id, so it is not recognised as
-# itself; a reserved slot made for "the standby at replica:5432" here holds
-# WAL for nobody)
-own=$(psql_sock "$replica" "SELECT slot_name FROM pg_replication_slots WHERE slot_name = current_setting('primary_slot_name') AND restart_lsn IS NOT NULL")
-[ -z "$own" ] || log "NOTE: the promoted node holds a reserved slot named after itself ('$own'): promote took itself for a standby peer"
+# no slot that holds WAL for nobody: the promoted node made none for itself
+# (it would, taking itself for a standby, if its own name were in its
+# POSTGRES_PEERS)
+own=$(psql_sock "$replica" "SELECT slot_name FROM pg_replication_slots WHERE slot_name = current_setting('primary_slot_name')")
+[ -z "$own" ] || fail "the promoted node holds a slot named after itself ('$own'): promote took itself for a standby"
 has_row "$replica" before || fail "the row written before the failover is missing on the new primary"
 
 # --- 2. restart the promoted replica ------------------------------------------
