@@ -274,10 +274,83 @@ static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
     return 0;
 }
 
+/* One host of primary_conninfo's list, [host, host + len), and its port. */
+struct conn_host {
+    const char *host;
+    size_t len;
+    int port;
+};
+
+static bool listed(const struct conn_host *h, size_t n, const char *host, size_t len, int port)
+{
+    for (size_t i = 0; i < n; i++)
+        if (h[i].port == port && h[i].len == len && strncmp(h[i].host, host, len) == 0)
+            return true;
+    return false;
+}
+
+/* The hosts a standby may stream from: POSTGRES_PRIMARY_HOST first (each of
+ * its comma-separated names, as libpq reads it, with POSTGRES_PRIMARY_PORT),
+ * then every POSTGRES_PEERS member that is not this node nor listed already.
+ * Fills at most max entries and returns how many. */
+static size_t standby_hosts(const struct config *cfg, struct conn_host *h, size_t max)
+{
+    size_t n = 0;
+
+    for (const char *p = cfg->primary_host; n < max;) {
+        size_t len = strcspn(p, ",");
+        if (!listed(h, n, p, len, cfg->primary_port))
+            h[n++] = (struct conn_host){p, len, cfg->primary_port};
+        if (!p[len])
+            break;
+        p += len + 1;
+    }
+    for (size_t i = 0; i < cfg->npeers && n < max; i++) {
+        const struct peer_addr *a = &cfg->peers[i];
+        size_t len = strlen(a->host);
+        if (!a->self && !listed(h, n, a->host, len, a->port))
+            h[n++] = (struct conn_host){a->host, len, a->port};
+    }
+    return n;
+}
+
+/* host= and port= of primary_conninfo. Without POSTGRES_PEERS they are what
+ * they always were: host='<POSTGRES_PRIMARY_HOST>' port=<its port>. With
+ * peers, libpq's multi-host lists (host='a,b,c' port=1,2,3; a host name
+ * cannot hold a comma, so one quoted value holds the list) and
+ * target_session_attrs=read-write: the WAL receiver tries them in order and
+ * streams only from the one that accepts writes, and so follows a promoted
+ * peer without a restart (docs/design.md, "Facts checked here"). */
+static int conninfo_hosts(const struct config *cfg, char *out, size_t outlen)
+{
+    struct conn_host h[CONFIG_PEERS_MAX + 8];
+    char list[(CONFIG_PEERS_MAX + 8) * 264], ports[(CONFIG_PEERS_MAX + 8) * 8],
+        host[sizeof(list) * 2 + 8];
+    size_t n = cfg->npeers ? standby_hosts(cfg, h, sizeof(h) / sizeof(h[0])) : 0;
+    size_t lo = 0, po = 0;
+
+    if (n <= 1) {
+        if (pgconf_quote_conninfo(cfg->primary_host, host, sizeof(host)) < 0)
+            return -1;
+        snprintf(out, outlen, "host=%s port=%d", host, cfg->primary_port);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lo += (size_t)snprintf(list + lo, sizeof(list) - lo, "%s%.*s", i ? "," : "", (int)h[i].len,
+                               h[i].host);
+        po += (size_t)snprintf(ports + po, sizeof(ports) - po, "%s%d", i ? "," : "", h[i].port);
+    }
+    if (lo >= sizeof(list) || pgconf_quote_conninfo(list, host, sizeof(host)) < 0)
+        return -1;
+    snprintf(out, outlen, "host=%s port=%s target_session_attrs=read-write", host, ports);
+    return 0;
+}
+
 int pgconf_write_standby(const struct config *cfg, const char *dir, const char *slot)
 {
-    char path[PATH_MAX], passfile[PATH_MAX], host[512], user[256], pf[PATH_MAX + 8];
-    char app[128] = "", conninfo[PATH_MAX * 2], q[PATH_MAX * 4 + 8], text[PATH_MAX * 4 + 256];
+    char path[PATH_MAX], passfile[PATH_MAX], hosts[16384], user[256], pf[PATH_MAX + 8];
+    char app[128] = "", conninfo[16384 + PATH_MAX * 2], q[sizeof(conninfo) * 2 + 8];
+    char text[sizeof(q) + 256];
     char *kept;
     size_t kept_len;
 
@@ -285,7 +358,7 @@ int pgconf_write_standby(const struct config *cfg, const char *dir, const char *
         return -1;
     if (path_in(passfile, sizeof(passfile), cfg->pgdata, PGCONF_PASSFILE) < 0)
         return -1;
-    if (pgconf_quote_conninfo(cfg->primary_host, host, sizeof(host)) < 0 ||
+    if (conninfo_hosts(cfg, hosts, sizeof(hosts)) < 0 ||
         pgconf_quote_conninfo(cfg->repl_user, user, sizeof(user)) < 0 ||
         pgconf_quote_conninfo(passfile, pf, sizeof(pf)) < 0) {
         log_error(log_step("configure"),
@@ -296,8 +369,7 @@ int pgconf_write_standby(const struct config *cfg, const char *dir, const char *
     /* application_name = the slot: what synchronous_standby_names can name */
     if (slot)
         snprintf(app, sizeof(app), " application_name=%s", slot);
-    snprintf(conninfo, sizeof(conninfo), "host=%s port=%d user=%s passfile=%s%s", host,
-             cfg->primary_port, user, pf, app);
+    snprintf(conninfo, sizeof(conninfo), "%s user=%s passfile=%s%s", hosts, user, pf, app);
     if (pgconf_quote_setting(conninfo, q, sizeof(q)) < 0) {
         log_error(log_step("configure"), "primary_conninfo is too long or holds a line break");
         return -1;
