@@ -235,11 +235,18 @@ int pgconf_write_passfile(const struct config *cfg, const char *dir)
 }
 
 #define STANDBY_COMMENT "# pg-entrypoint: this replica streams from its primary"
+/* A follower with peers retries its host list once per
+ * wal_retrieve_retry_interval: 5 s by default, which is how long it may
+ * take to follow a promotion; at 1 s, one second (docs/design.md). */
+#define RETRY_SETTING "wal_retrieve_retry_interval"
+#define RETRY_LINE RETRY_SETTING " = '1s'"
 
 /* postgresql.auto.conf without any earlier primary_conninfo or
  * primary_slot_name (ours from a previous start, pg_basebackup -R's, a
- * former image's), so that the settings appended after it are the only ones. */
-static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
+ * former image's), so that the settings appended after it are the only ones;
+ * without our retry interval either. *user_retry: another retry interval
+ * stays (an ALTER SYSTEM), which ours must not override. */
+static int auto_conf_without_recovery(const char *path, char **out, size_t *len, bool *user_retry)
 {
     char *text = NULL, *line, *save = NULL;
     size_t n = 0;
@@ -252,6 +259,8 @@ static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
      * the file: at most n + 1 bytes, and the NUL. */
     char *kept = malloc(n + 2);
     size_t o = 0;
+
+    *user_retry = false;
     if (!kept) {
         log_error(log_step("configure"), "out of memory reading \"%s\"", path);
         free(text);
@@ -261,8 +270,10 @@ static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
          line = strtok_r(NULL, "\n", &save)) {
         const char *p = line + strspn(line, " \t");
         if (strncmp(p, "primary_conninfo", 16) == 0 || strncmp(p, "primary_slot_name", 17) == 0 ||
-            strcmp(line, STANDBY_COMMENT) == 0)
+            strcmp(line, STANDBY_COMMENT) == 0 || strcmp(line, RETRY_LINE) == 0)
             continue;
+        if (strncmp(p, RETRY_SETTING, strlen(RETRY_SETTING)) == 0)
+            *user_retry = true;
         size_t n_line = strlen(line);
         memcpy(kept + o, line, n_line + 1);
         kept[o + n_line] = '\n';
@@ -314,7 +325,8 @@ static size_t standby_hosts(const struct config *cfg, struct conn_host *h, size_
     return n;
 }
 
-/* host= and port= of primary_conninfo. Without POSTGRES_PEERS they are what
+/* host= and port= of primary_conninfo, and how many hosts they name (-1:
+ * too long or unquotable). Without POSTGRES_PEERS they are what
  * they always were: host='<POSTGRES_PRIMARY_HOST>' port=<its port>. With
  * peers, libpq's multi-host lists (host='a,b,c' port=1,2,3; a host name
  * cannot hold a comma, so one quoted value holds the list) and
@@ -333,7 +345,7 @@ static int conninfo_hosts(const struct config *cfg, char *out, size_t outlen)
         if (pgconf_quote_conninfo(cfg->primary_host, host, sizeof(host)) < 0)
             return -1;
         snprintf(out, outlen, "host=%s port=%d", host, cfg->primary_port);
-        return 0;
+        return 1;
     }
     for (size_t i = 0; i < n; i++) {
         lo += (size_t)snprintf(list + lo, sizeof(list) - lo, "%s%.*s", i ? "," : "", (int)h[i].len,
@@ -343,7 +355,7 @@ static int conninfo_hosts(const struct config *cfg, char *out, size_t outlen)
     if (lo >= sizeof(list) || pgconf_quote_conninfo(list, host, sizeof(host)) < 0)
         return -1;
     snprintf(out, outlen, "host=%s port=%s target_session_attrs=read-write", host, ports);
-    return 0;
+    return (int)n;
 }
 
 int pgconf_write_standby(const struct config *cfg, const char *dir, const char *slot)
@@ -353,13 +365,14 @@ int pgconf_write_standby(const struct config *cfg, const char *dir, const char *
     char text[sizeof(q) + 256];
     char *kept;
     size_t kept_len;
+    bool user_retry;
 
     if (pgconf_write_passfile(cfg, dir) < 0)
         return -1;
     if (path_in(passfile, sizeof(passfile), cfg->pgdata, PGCONF_PASSFILE) < 0)
         return -1;
-    if (conninfo_hosts(cfg, hosts, sizeof(hosts)) < 0 ||
-        pgconf_quote_conninfo(cfg->repl_user, user, sizeof(user)) < 0 ||
+    int nhosts = conninfo_hosts(cfg, hosts, sizeof(hosts));
+    if (nhosts < 0 || pgconf_quote_conninfo(cfg->repl_user, user, sizeof(user)) < 0 ||
         pgconf_quote_conninfo(passfile, pf, sizeof(pf)) < 0) {
         log_error(log_step("configure"),
                   "POSTGRES_PRIMARY_HOST, POSTGRES_REPLICATION_USER or PGDATA holds a "
@@ -374,12 +387,12 @@ int pgconf_write_standby(const struct config *cfg, const char *dir, const char *
         log_error(log_step("configure"), "primary_conninfo is too long or holds a line break");
         return -1;
     }
-    snprintf(text, sizeof(text),
-             STANDBY_COMMENT "\nprimary_conninfo = %s\nprimary_slot_name = '%s'\n", q,
-             slot ? slot : "");
     if (path_in(path, sizeof(path), dir, "postgresql.auto.conf") < 0 ||
-        auto_conf_without_recovery(path, &kept, &kept_len) < 0)
+        auto_conf_without_recovery(path, &kept, &kept_len, &user_retry) < 0)
         return -1;
+    snprintf(text, sizeof(text),
+             STANDBY_COMMENT "\nprimary_conninfo = %s\nprimary_slot_name = '%s'\n%s", q,
+             slot ? slot : "", nhosts > 1 && !user_retry ? RETRY_LINE "\n" : "");
     char *all = malloc(kept_len + strlen(text) + 1);
     int rc = -1;
     if (all) {

@@ -86,6 +86,23 @@ static void standby_line(struct config *cfg, char *dir, char *line, size_t len)
         fclose(f);
 }
 
+/* How many lines of dir's postgresql.auto.conf are line. */
+static int auto_conf_count(const char *dir, const char *line)
+{
+    char path[256], buf[4096];
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/postgresql.auto.conf", dir);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(buf, sizeof(buf), f)) {
+        buf[strcspn(buf, "\n")] = '\0';
+        n += strcmp(buf, line) == 0;
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
 /* The value of a primary_conninfo line as the server reads it: the
  * setting's quotes removed, '' and \\ undone. */
 static void setting_value(const char *line, char *out, size_t len)
@@ -137,6 +154,7 @@ static void test_conninfo_without_peers(void)
     cfg.npeers = 2;
     standby_line(&cfg, dir, line, sizeof(line));
     CHECK_STR(line, want);
+    CHECK(auto_conf_count(dir, "wal_retrieve_retry_interval = '1s'") == 0);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
@@ -163,6 +181,9 @@ static void test_conninfo_with_peers(void)
              dir);
     standby_line(&cfg, dir, line, sizeof(line));
     CHECK_STR(line, want);
+    /* the follower retries its hosts every second, once however often written */
+    standby_line(&cfg, dir, line, sizeof(line));
+    CHECK(auto_conf_count(dir, "wal_retrieve_retry_interval = '1s'") == 1);
 
     /* a quote in the primary's name: quoted once for libpq, once for the setting */
     cfg.primary_host = "o'brien";
@@ -178,6 +199,19 @@ static void test_conninfo_with_peers(void)
     CHECK_STR(got, "read-write");
     conninfo_value(value, "application_name", got, sizeof(got));
     CHECK_STR(got, "replica_1");
+
+    /* an interval set by ALTER SYSTEM (it rewrites ours in place) is kept */
+    char path[256];
+    snprintf(path, sizeof(path), "%s/postgresql.auto.conf", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("wal_retrieve_retry_interval = '3s'\n", f);
+        fclose(f);
+    }
+    standby_line(&cfg, dir, line, sizeof(line));
+    CHECK(auto_conf_count(dir, "wal_retrieve_retry_interval = '3s'") == 1);
+    CHECK(auto_conf_count(dir, "wal_retrieve_retry_interval = '1s'") == 0);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
