@@ -64,7 +64,13 @@ EOF
 "$BIN/pg_ctl" -D b -l b.log -w start >/dev/null
 "$BIN/pg_ctl" -D c -l c.log -w start >/dev/null
 sql $PB "select lsn is null from pg_create_physical_replication_slot('c')" >/dev/null
-receiver() { [ "$(sql $PC "select sender_port || ' ' || status from pg_stat_wal_receiver")" = "$1 streaming" ]; }
+# C's receiver says "streaming" as soon as it starts; the sender's walsender
+# only once START_REPLICATION succeeded.
+receiver()
+{
+    [ "$(sql $PC "select sender_port || ' ' || status from pg_stat_wal_receiver")" = "$1 streaming" ] &&
+        [ "$(sql "$1" "select state from pg_stat_replication where application_name = 'c'")" = streaming ]
+}
 poll 30 receiver $PA
 sql $PA "create table t (x int); insert into t values (1)" >/dev/null
 has_rows() { [ "$(sql "$1" "select count(*) from t" 2>/dev/null)" = "$2" ]; }
@@ -73,7 +79,7 @@ poll 30 has_rows $PC 1
 "$BIN/pg_ctl" -D a -m fast -w stop >/dev/null
 # B still a standby: a receiver that honours read-write does not stream from it
 sleep "$(sql $PC "select extract(epoch from current_setting('wal_retrieve_retry_interval')::interval) + 1")"
-echo "A stopped, B a standby; C receiver: [$(sql $PC "select sender_port || ' ' || status from pg_stat_wal_receiver")]"
+echo "A stopped, B a standby; C receiver: [$(sql $PC "select sender_port || ' ' || status from pg_stat_wal_receiver")]; B sends to C: [$(sql $PB "select state from pg_stat_replication where application_name = 'c'")]"
 t0=$(now)
 sql $PB "select pg_promote(true, 60)" >/dev/null
 t1=$(now)

@@ -52,10 +52,15 @@ t0=$(date +%s%N)
 [ "$(q b 'select pg_promote(true, 60)')" = t ] || fail "pg_promote() on b did not succeed"
 # c retries its primary_conninfo every wal_retrieve_retry_interval (1 s
 # here, 5 s by default); 60 s: 10x the slowest measured with 5 s.
-poll 60 "c streams from the promoted b" q_is c 'select sender_host, status from pg_stat_wal_receiver' "$R_ADDR|streaming"
+# b's walsender is streaming only once START_REPLICATION succeeded (on its
+# slot); c's receiver says "streaming" as soon as it starts, even for an
+# attempt that b then refuses ("replication slot does not exist").
+poll 60 "b streams to c" q_is b "select state from pg_stat_replication where application_name = 'node_c'" streaming
 ms=$((($(date +%s%N) - t0) / 1000000))
 log "c streams from b $((ms / 1000)).$(printf %03d $((ms % 1000))) s after pg_promote()"
 
+[ "$(q c 'select sender_host, status from pg_stat_wal_receiver')" = "$R_ADDR|streaming" ] ||
+    fail "c's WAL receiver does not stream from b: $(q c 'select * from pg_stat_wal_receiver')"
 running c && [ "${CPID[c]}" = "$c_pid" ] || fail "c's postgres is not the one that ran before the promotion"
 [ "$(q c 'select pg_postmaster_start_time()')" = "$c_started" ] || fail "c's postmaster was restarted"
 [ "$(q c 'select pg_is_in_recovery()')" = t ] || fail "c is not a standby any more"
