@@ -332,7 +332,12 @@ static size_t standby_hosts(const struct config *cfg, struct conn_host *h, size_
  * cannot hold a comma, so one quoted value holds the list) and
  * target_session_attrs=read-write: the WAL receiver tries them in order and
  * streams only from the one that accepts writes, and so follows a promoted
- * peer without a restart (docs/design.md, "Facts checked here"). */
+ * peer without a restart (docs/design.md, "Facts checked here"). And
+ * tcp_user_timeout: a host that vanished without a word (no RST) would
+ * otherwise hold each attempt for the kernel's SYN retries, about 2 min,
+ * before the next host is tried, and hold a stream for 60 s
+ * (wal_receiver_timeout) before it is given up. */
+#define PGCONF_TCP_USER_TIMEOUT_MS 5000
 static int conninfo_hosts(const struct config *cfg, char *out, size_t outlen)
 {
     struct conn_host h[CONFIG_PEERS_MAX + 8];
@@ -354,7 +359,8 @@ static int conninfo_hosts(const struct config *cfg, char *out, size_t outlen)
     }
     if (lo >= sizeof(list) || pgconf_quote_conninfo(list, host, sizeof(host)) < 0)
         return -1;
-    snprintf(out, outlen, "host=%s port=%s target_session_attrs=read-write", host, ports);
+    snprintf(out, outlen, "host=%s port=%s target_session_attrs=read-write tcp_user_timeout=%d",
+             host, ports, PGCONF_TCP_USER_TIMEOUT_MS);
     return (int)n;
 }
 

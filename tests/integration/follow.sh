@@ -31,7 +31,7 @@ poll 30 "c streams from a" q_is c 'select sender_host, status from pg_stat_wal_r
 
 conninfo=$(q c 'show primary_conninfo')
 log "c: primary_conninfo = $conninfo"
-grep -Fq "host='$P_ADDR,$R_ADDR' port=$P_PORT,$R_PORT target_session_attrs=read-write " <<<"$conninfo" ||
+grep -Fq "host='$P_ADDR,$R_ADDR' port=$P_PORT,$R_PORT target_session_attrs=read-write tcp_user_timeout=5000 " <<<"$conninfo" ||
     fail "c's primary_conninfo does not list a then b with target_session_attrs=read-write: $conninfo"
 [ "$(q c 'show wal_retrieve_retry_interval')" = 1s ] ||
     fail "c retries its hosts every $(q c 'show wal_retrieve_retry_interval'), want 1s"

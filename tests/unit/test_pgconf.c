@@ -162,7 +162,8 @@ static void test_conninfo_without_peers(void)
 
 /* With peers: POSTGRES_PRIMARY_HOST first, then each peer that is not this
  * node nor the primary again, as libpq's host and port lists, and
- * target_session_attrs=read-write; libpq reads back the same lists. */
+ * target_session_attrs=read-write, tcp_user_timeout=5000; libpq reads back
+ * the same lists. */
 static void test_conninfo_with_peers(void)
 {
     char dir[] = "/tmp/pgep-conninfo-XXXXXX", line[4096], want[1024], value[2048], got[1024];
@@ -176,7 +177,7 @@ static void test_conninfo_with_peers(void)
     cfg.npeers = sizeof(peers) / sizeof(peers[0]);
     snprintf(want, sizeof(want),
              "primary_conninfo = 'host=''pg-0.pg,pg-2.pg,pg-0.pg,::1'' port=5432,5433,6432,5432 "
-             "target_session_attrs=read-write user=''replicator'' "
+             "target_session_attrs=read-write tcp_user_timeout=5000 user=''replicator'' "
              "passfile=''%s/pg-entrypoint.pgpass'' application_name=replica_1'",
              dir);
     standby_line(&cfg, dir, line, sizeof(line));
@@ -197,6 +198,8 @@ static void test_conninfo_with_peers(void)
     CHECK_STR(got, "5432,5432,5433,6432,5432");
     conninfo_value(value, "target_session_attrs", got, sizeof(got));
     CHECK_STR(got, "read-write");
+    conninfo_value(value, "tcp_user_timeout", got, sizeof(got));
+    CHECK_STR(got, "5000");
     conninfo_value(value, "application_name", got, sizeof(got));
     CHECK_STR(got, "replica_1");
 
