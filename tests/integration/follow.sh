@@ -2,9 +2,13 @@
 # follow: with POSTGRES_PEERS, a replica follows a promoted peer without a
 # restart. Three hosts (net_trio): primary a, replicas b and c, each with
 # POSTGRES_PEERS listing all three (each node's own entry is its HOSTNAME):
+#  - c clones first (b does not run yet: no slot there), then b clones and,
+#    after its clone, makes its slot on the standby c, unreserved (no
+#    restart_lsn); c, restarted, makes its slot on the standby b at its
+#    standby start;
 #  - c's primary_conninfo lists a, then b (not itself), with
-#    target_session_attrs=read-write, and c retries it every second;
-#  - c's start made its slot on the standby b, unreserved (no restart_lsn);
+#    target_session_attrs=read-write and tcp_user_timeout, and c retries it
+#    every second;
 #  - a stopped cleanly, b promoted (pg_promote() as the superuser): c streams
 #    from b within a bounded wait, with the same postmaster (no restart),
 #    on its slot on b (active), and a row written on b reaches c.
@@ -18,16 +22,35 @@ R_PORT=55991
 T_PORT=55992
 PEERS="$P_ADDR:$P_PORT,$R_ADDR:$R_PORT,$T_ADDR:$T_PORT"
 
+# unreserved_slot ID SLOT: SLOT is on ID, inactive, without a restart_lsn.
+unreserved_slot()
+{
+    [ "$(q "$1" "select active, restart_lsn is null from pg_replication_slots where slot_name = '$2'")" = 'f|t' ] ||
+        fail "slot $2 is not on $1 unreserved and inactive: $(q "$1" 'select * from pg_replication_slots')"
+}
+
 launch_primary a "$NS_P" "$P_ADDR" "$P_PORT" "$WORK/a" HOSTNAME="$P_ADDR" POSTGRES_PEERS="$PEERS"
 wait_ready a
+c_env=(HOSTNAME="$T_ADDR" POSTGRES_PEERS="$PEERS" POSTGRES_REPLICATION_SLOT=node_c)
+launch_replica c "$NS_T" "$T_ADDR" "$T_PORT" "$WORK/c" "${c_env[@]}"
+wait_ready c
+assert_log_has "${ILOG[c]}" "$(step_re slot)no replication slot \"node_c\" on the peer at $R_ADDR:$R_PORT: not reached" \
+    "c's clone says b is not there"
 launch_replica b "$NS_R" "$R_ADDR" "$R_PORT" "$WORK/b" HOSTNAME="$R_ADDR" POSTGRES_PEERS="$PEERS" \
     POSTGRES_REPLICATION_SLOT=node_b
 wait_ready b
 poll 30 "b streams from a" q_is b 'select sender_host, status from pg_stat_wal_receiver' "$P_ADDR|streaming"
-launch_replica c "$NS_T" "$T_ADDR" "$T_PORT" "$WORK/c" HOSTNAME="$T_ADDR" POSTGRES_PEERS="$PEERS" \
-    POSTGRES_REPLICATION_SLOT=node_c
+assert_log_has "${ILOG[b]}" "$(step_re slot)created replication slot \"node_b\" \(unreserved\) on the standby at $T_ADDR:$T_PORT" \
+    "b's clone made its slot on the standby c"
+unreserved_slot c node_b
+
+stop c INT
+launch_replica c "$NS_T" "$T_ADDR" "$T_PORT" "$WORK/c" "${c_env[@]}"
 wait_ready c
 poll 30 "c streams from a" q_is c 'select sender_host, status from pg_stat_wal_receiver' "$P_ADDR|streaming"
+assert_log_has "${ILOG[c]}" "$(step_re slot)created replication slot \"node_c\" \(unreserved\) on the standby at $R_ADDR:$R_PORT" \
+    "c's standby start made its slot on the standby b"
+unreserved_slot b node_c
 
 conninfo=$(q c 'show primary_conninfo')
 log "c: primary_conninfo = $conninfo"
@@ -35,10 +58,6 @@ grep -Fq "host='$P_ADDR,$R_ADDR' port=$P_PORT,$R_PORT target_session_attrs=read-
     fail "c's primary_conninfo does not list a then b with target_session_attrs=read-write: $conninfo"
 [ "$(q c 'show wal_retrieve_retry_interval')" = 1s ] ||
     fail "c retries its hosts every $(q c 'show wal_retrieve_retry_interval'), want 1s"
-assert_log_has "${ILOG[c]}" "$(step_re slot)created replication slot \"node_c\" \(unreserved\) on the standby at $R_ADDR:$R_PORT" \
-    "c made its slot on the standby b"
-[ "$(q b "select active, restart_lsn is null from pg_replication_slots where slot_name = 'node_c'")" = 'f|t' ] ||
-    fail "c's slot on b is not there unreserved and inactive: $(q b 'select * from pg_replication_slots')"
 assert_no_secret "${ILOG[c]}"
 
 q a "create table t (id int primary key, v text); insert into t values (1, 'before')"
