@@ -325,6 +325,12 @@ static size_t standby_hosts(const struct config *cfg, struct conn_host *h, size_
     return n;
 }
 
+/* A host that vanished without a word (no RST) would otherwise hold each
+ * attempt for the kernel's SYN retries, about 2 min, before the next host is
+ * tried, and hold a stream for 60 s (wal_receiver_timeout) before it is given
+ * up. */
+#define TCP_USER_TIMEOUT_MS 5000
+
 /* host= and port= of primary_conninfo, and how many hosts they name (-1:
  * too long or unquotable). Without POSTGRES_PEERS they are what
  * they always were: host='<POSTGRES_PRIMARY_HOST>' port=<its port>. With
@@ -333,11 +339,7 @@ static size_t standby_hosts(const struct config *cfg, struct conn_host *h, size_
  * target_session_attrs=read-write: the WAL receiver tries them in order and
  * streams only from the one that accepts writes, and so follows a promoted
  * peer without a restart (docs/design.md, "Facts checked here"). And
- * tcp_user_timeout: a host that vanished without a word (no RST) would
- * otherwise hold each attempt for the kernel's SYN retries, about 2 min,
- * before the next host is tried, and hold a stream for 60 s
- * (wal_receiver_timeout) before it is given up. */
-#define PGCONF_TCP_USER_TIMEOUT_MS 5000
+ * tcp_user_timeout (TCP_USER_TIMEOUT_MS). */
 static int conninfo_hosts(const struct config *cfg, char *out, size_t outlen)
 {
     struct conn_host h[CONFIG_PEERS_MAX + 8];
@@ -352,15 +354,18 @@ static int conninfo_hosts(const struct config *cfg, char *out, size_t outlen)
         snprintf(out, outlen, "host=%s port=%d", host, cfg->primary_port);
         return 1;
     }
-    for (size_t i = 0; i < n; i++) {
+    /* POSTGRES_PRIMARY_HOST and each peer's host have at most 255
+     * characters: the lists fit, and the checks are only a guard */
+    for (size_t i = 0; i < n && lo < sizeof(list) && po < sizeof(ports); i++) {
         lo += (size_t)snprintf(list + lo, sizeof(list) - lo, "%s%.*s", i ? "," : "", (int)h[i].len,
                                h[i].host);
         po += (size_t)snprintf(ports + po, sizeof(ports) - po, "%s%d", i ? "," : "", h[i].port);
     }
-    if (lo >= sizeof(list) || pgconf_quote_conninfo(list, host, sizeof(host)) < 0)
+    if (lo >= sizeof(list) || po >= sizeof(ports) ||
+        pgconf_quote_conninfo(list, host, sizeof(host)) < 0)
         return -1;
     snprintf(out, outlen, "host=%s port=%s target_session_attrs=read-write tcp_user_timeout=%d",
-             host, ports, PGCONF_TCP_USER_TIMEOUT_MS);
+             host, ports, TCP_USER_TIMEOUT_MS);
     return (int)n;
 }
 
