@@ -220,29 +220,41 @@ int pgconn_identify_system(PGconn *conn, uint64_t *sysid)
     return 0;
 }
 
-int pgconn_ensure_slot(PGconn *conn, const char *slot)
+int pgconn_create_slot(PGconn *conn, const char *slot, bool reserve, char *why, size_t whylen)
 {
     char sql[128];
 
     /* The name was validated as [a-z0-9_]{1,63}, but one starting with a
      * digit (a container id) is no identifier unless quoted. */
-    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT \"%s\" PHYSICAL RESERVE_WAL", slot);
+    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT \"%s\" PHYSICAL%s", slot,
+             reserve ? " RESERVE_WAL" : "");
     PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     int rc = 0;
 
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        log_info("slot", "created physical replication slot \"%s\" on the primary", slot);
         rc = 1;
-    } else if (state && strcmp(state, "42710") == 0) {
-        log_info("slot", "replication slot \"%s\" already exists on the primary; reusing it", slot);
-    } else {
-        log_error("slot", "could not create replication slot \"%s\" on the primary: %s", slot,
-                  PQerrorMessage(conn));
+    } else if (!state || strcmp(state, "42710") != 0) {
+        snprintf(why, whylen, "%s", PQerrorMessage(conn));
+        why[strcspn(why, "\n")] = '\0';
         rc = -1;
     }
     PQclear(res);
+    return rc;
+}
+
+int pgconn_ensure_slot(PGconn *conn, const char *slot)
+{
+    char why[512];
+    int rc = pgconn_create_slot(conn, slot, true, why, sizeof(why));
+
+    if (rc == 1)
+        log_info("slot", "created physical replication slot \"%s\" on the primary", slot);
+    else if (rc == 0)
+        log_info("slot", "replication slot \"%s\" already exists on the primary; reusing it", slot);
+    else
+        log_error("slot", "could not create replication slot \"%s\" on the primary: %s", slot, why);
     return rc;
 }
 

@@ -58,8 +58,11 @@ int pgconn_identify_system(PGconn *conn, uint64_t *sysid);
 /* "X/Y", as PostgreSQL prints an LSN, to a number; 0 when it is none. */
 uint64_t pgconn_parse_lsn(const char *s);
 
-/* CREATE_REPLICATION_SLOT, treating "already exists" as success: returns 1
- * when it created the slot, 0 when it existed, -1 on failure. */
+/* CREATE_REPLICATION_SLOT "slot" PHYSICAL, with RESERVE_WAL when reserve,
+ * without logging: 1 when it created the slot, 0 when it existed, -1 with
+ * the server's reason in why. */
+int pgconn_create_slot(PGconn *conn, const char *slot, bool reserve, char *why, size_t whylen);
+/* The same, reserved, on the primary, logged: "already exists" is success. */
 int pgconn_ensure_slot(PGconn *conn, const char *slot);
 
 /* A SCRAM-SHA-256 secret for password, computed here so that the password
