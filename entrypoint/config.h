@@ -51,11 +51,11 @@ struct config {
     char *sync_commit; /* synchronous_commit when sync_replicas > 0 */
     char *wal_keep_size;
     char *max_slot_wal_keep_size;
+    struct peer_addr *peers; /* POSTGRES_PEERS, in its order; NULL when unset */
+    size_t npeers;
     int max_wal_senders;
     unsigned wait_timeout_s; /* 0: wait for ever */
     enum reseed reseed;
-    struct peer_addr *peers; /* POSTGRES_PEERS, in its order; NULL when unset */
-    size_t npeers;
     int hba_extra_records; /* how many lines of hba_extra are records (not blank or comments) */
     char role_source[160]; /* the setting that decided the role, for the log and plan */
 };
