@@ -64,9 +64,9 @@ static PGresult *exec_interruptible(PGconn *conn, const char *sql)
     while (PQisBusy(conn)) {
         int r = proc_wait_readable(PQsocket(conn), 1000, false);
         if (r < 0) {
-            char buf[256];
             PGcancel *c = PQgetCancel(conn);
             if (c) {
+                char buf[256];
                 PQcancel(c, buf, sizeof(buf));
                 PQfreeCancel(c);
             }
@@ -148,7 +148,7 @@ static int check_members(const struct config *cfg, const struct local_identity *
  * 128+N on a stop signal. */
 static int promote_now(PGconn *conn, const struct local_identity *l, int wait_s)
 {
-    char sql[64], why[256];
+    char sql[64];
 
     if (promoted_write(l->pgdata, l->id.sysid, l->id.tli) < 0) {
         log_error("promote", "not promoted: the promotion record could not be written into \"%s\"",
@@ -167,6 +167,7 @@ static int promote_now(PGconn *conn, const struct local_identity *l, int wait_s)
     }
     int rc = 1;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        char why[256];
         first_line_of(PQerrorMessage(conn), why, sizeof(why));
         log_error("promote", "pg_promote failed: %s; the promotion record is removed again", why);
         promoted_remove(l->pgdata);
