@@ -78,6 +78,7 @@ expect_rc 0 "promote of the replica"
 one_line "promote of the replica"
 out_has '^promoted: now a primary on timeline 2$' "promote of the replica"
 log "promote: $RUN_OUT in $RUN_MS ms"
+PROMOTE_MS=$RUN_MS
 [ "$(q r 'select pg_is_in_recovery()')" = f ] || fail "the replica is still in recovery after promote"
 q r "insert into t values (3, 'on the new primary')"
 [ "$(q r 'select string_agg(id::text, $$,$$ order by id) from t')" = 1,2,3 ] ||
@@ -100,7 +101,9 @@ err_has 'refusing: this node is a primary' "promote of the promoted node"
 # Promoted by hand: no record, the replica's health says what to do.
 # (pg_promote() as the superuser is what pg_ctl promote does: the promote
 # file and a signal to the postmaster, which is PID 1 of h's namespace.)
+t0=$(date +%s%N)
 [ "$(q h 'select pg_promote(true, 60)')" = t ] || fail "pg_promote on h did not finish"
+log "figure: pg_promote(true) on h through psql took $((($(date +%s%N) - t0) / 1000000)) ms (pg-entrypoint promote on r: $PROMOTE_MS ms)"
 run_bin "$NS_R" "${H_ENV[@]}" -- health
 expect_rc 1 "health of a replica promoted by pg_ctl"
 one_line "health of a replica promoted by pg_ctl"
