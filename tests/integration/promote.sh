@@ -6,6 +6,8 @@
 #  - on the primary: exit 1, "refusing: this node is a primary";
 #  - on a replica while its primary (POSTGRES_PRIMARY_HOST) still accepts
 #    writes: exit 1 naming it, also with --force; nothing changed;
+#  - SIGTERM while it asks the members (addresses that never answer): it
+#    ends within 5 s with 143, and the node stays a standby without record;
 #  - after a clean stop of the primary: exit 0, "promoted: now a primary on
 #    timeline 2" on stdout; the node takes a write and has every row; the
 #    promotion record is in PGDATA, 0600 and postgres's; `health`, with the
@@ -69,6 +71,29 @@ for force in "" --force; do
 done
 [ "$(q r 'select pg_is_in_recovery()')" = t ] || fail "the refused promote promoted the replica"
 [ ! -e "$WORK/r/pg-entrypoint-promoted" ] || fail "the refused promote left a promotion record"
+
+# A stop signal while it asks the members (five addresses that never
+# answer, 2 s each) ends it within 5 s, exit 143, and nothing is promoted.
+BLACKHOLES=192.0.2.9:5432,192.0.2.8:5432,192.0.2.7:5432,192.0.2.6:5432,192.0.2.5:5432
+(
+    for v in $(compgen -e); do export -n "${v?}" 2>/dev/null || true; done
+    export PATH="$PG_BINDIR:/usr/sbin:/usr/bin:/sbin:/bin" LANG=C.UTF-8
+    for kv in "${R_ENV[@]}" POSTGRES_PRIMARY_HOST=192.0.2.10 POSTGRES_PEERS="$BLACKHOLES"; do export "${kv?}"; done
+    exec ip netns exec "$NS_R" "$BIN" promote
+) >"$WORK/stop.stdout" 2>"$WORK/stop.stderr" </dev/null &
+spid=$!
+BG_PIDS+=("$spid")
+poll 30 "promote dropped to postgres (then it asks the members)" grep -q "running as postgres" "$WORK/stop.stderr"
+t0=$(date +%s%N)
+kill -TERM "$spid"
+for _ in $(seq 1 50); do alive "$spid" || break; sleep 0.1; done
+alive "$spid" && fail "promote still runs 5 s after SIGTERM: $(cat "$WORK/stop.stderr")"
+src=0
+wait "$spid" || src=$?
+log "promote ended $((($(date +%s%N) - t0) / 1000000)) ms after SIGTERM, status $src"
+[ "$src" = 143 ] || fail "promote stopped by SIGTERM exited $src, want 143: $(cat "$WORK/stop.stderr")"
+[ "$(q r 'select pg_is_in_recovery()')" = t ] || fail "the stopped promote promoted the replica"
+[ ! -e "$WORK/r/pg-entrypoint-promoted" ] || fail "the stopped promote left a promotion record"
 
 # The primary stops cleanly (a planned switchover): r has every row.
 q p "insert into t values (2, 'last on the old primary')"
