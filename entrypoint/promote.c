@@ -105,7 +105,7 @@ static int check_members(const struct config *cfg, const struct local_identity *
         peers_name(p->host, p->port, name, sizeof(name));
         catchup_lsn(p->lsn, theirs, sizeof(theirs));
         if (!p->reached) {
-            log_info("peers", "%s did not answer: %s", name, p->why);
+            log_warn("peers", "%s did not answer, so it is not compared: %s", name, p->why);
         } else if (p->sysid != l->id.sysid) {
             log_warn("peers",
                      "%s runs another system (identifier %" PRIu64 ", this node %" PRIu64
