@@ -69,10 +69,16 @@ b_lsn=$(q b 'select greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()
 log "a has WAL up to $a_lsn, b up to $b_lsn"
 [ "$(q a "select '$a_lsn'::pg_lsn < '$b_lsn'::pg_lsn")" = t ] || fail "a is not behind b ($a_lsn, $b_lsn)"
 
+# (a's own position is read from the message: a follower may still fetch
+# some WAL from elsewhere after the mend; b's cannot move, p is gone.)
+LSN='[0-9A-F]+/[0-9A-F]+'
 run_bin "$NS_R" "${A_ENV[@]}" -- promote
 expect_rc 1 "promote of the replica that is behind"
-err_has "refusing: the standby at $T_ADDR:$B_PORT has received more WAL \\(up to $b_lsn\\) than this node \\(up to $a_lsn\\)" \
+err_has "refusing: the standby at $T_ADDR:$B_PORT has received more WAL \\(up to $b_lsn\\) than this node \\(up to $LSN\\)" \
     "promote of the replica that is behind"
+a_said=$(grep -Eo "than this node \\(up to $LSN\\)" <<<"$RUN_ERR" | grep -Eo "$LSN")
+[ "$(q a "select '$a_said'::pg_lsn >= '$a_lsn'::pg_lsn and '$a_said'::pg_lsn < '$b_lsn'::pg_lsn")" = t ] ||
+    fail "promote named a's position $a_said (a had $a_lsn, b has $b_lsn)"
 [ -z "$RUN_OUT" ] || fail "the refused promote printed on stdout: $(run_desc)"
 [ "$(q a 'select pg_is_in_recovery()')" = t ] || fail "the refused promote promoted a"
 [ ! -e "$WORK/a/pg-entrypoint-promoted" ] || fail "the refused promote left a promotion record"
@@ -83,7 +89,7 @@ had_slot=$(q a "select count(*) from pg_replication_slots where slot_name = 'b'"
 run_bin "$NS_R" "${A_ENV[@]}" -- promote --force
 expect_rc 0 "promote --force of the replica that is behind"
 out_has '^promoted: now a primary on timeline 2$' "promote --force"
-err_has "--force: the standby at $T_ADDR:$B_PORT has received WAL up to $b_lsn, this node only up to $a_lsn" \
+err_has "--force: the standby at $T_ADDR:$B_PORT has received WAL up to $b_lsn, this node only up to $LSN" \
     "promote --force"
 q a "insert into t values (5000, 'on a')"
 [ "$(q a "select count(*) from pg_replication_slots where slot_name = 'b' and slot_type = 'physical'")" = 1 ] ||
