@@ -8,7 +8,8 @@
 #  - a is cut off the network while p writes (b receives it), p stops
 #    cleanly, a is back: promote on a is refused, naming b and both LSNs,
 #    and a stays a standby without a record;
-#  - promote --force on a: exit 0, timeline 2; b's slot (its
+#  - promote --force --wait 0 on a (no wait for a write, only for the
+#    promotion): exit 0, timeline 2, a takes a write; b's slot (its
 #    primary_slot_name) exists on a afterwards, and a's log says so;
 #  - b, which has WAL past a's switch point, is not streaming, and its
 #    health says "cannot follow the new primary at a: this standby has WAL
@@ -86,7 +87,7 @@ a_said=$(grep -Eo "than this node \\(up to $LSN\\)" <<<"$RUN_ERR" | grep -Eo "$L
 # b's slot: a follower's start may have made it on a already (unreserved);
 # then promote says it exists, else promote makes it.
 had_slot=$(q a "select count(*) from pg_replication_slots where slot_name = 'b'")
-run_bin "$NS_R" "${A_ENV[@]}" -- promote --force
+run_bin "$NS_R" "${A_ENV[@]}" -- promote --force --wait 0
 expect_rc 0 "promote --force of the replica that is behind"
 out_has '^promoted: now a primary on timeline 2$' "promote --force"
 err_has "--force: the standby at $T_ADDR:$B_PORT has received WAL up to $b_lsn, this node only up to $LSN" \
