@@ -117,6 +117,23 @@ PGconn *pgconn_open(const char *const *keys, const char *const *vals, int timeou
     return conn;
 }
 
+PGconn *pgconn_local(const struct config *cfg, char *const *envp, const char *application,
+                     int timeout_ms, char *why, size_t whylen)
+{
+    const char *host = env_lookup(envp, "PGHOST");
+    const char *port = env_lookup(envp, "PGPORT");
+    const char *keys[] = {"host", "port", "user", "password", "dbname", "application_name", NULL};
+    const char *vals[] = {host && *host ? host : "/var/run/postgresql",
+                          port && *port ? port : "5432",
+                          cfg->superuser,
+                          cfg->superuser_password,
+                          "postgres",
+                          application,
+                          NULL};
+
+    return pgconn_open(keys, vals, timeout_ms, why, whylen);
+}
+
 PGconn *pgconn_replication_to(const struct config *cfg, const char *host, int port, int timeout_ms,
                               char *why, size_t whylen)
 {
@@ -205,6 +222,33 @@ int pgconn_identify(PGconn *conn, struct identity *id, char *why, size_t whylen)
     id->lsn = pgconn_parse_lsn(PQgetvalue(res, 0, 2));
     PQclear(res);
     return 0;
+}
+
+int pgconn_local_identity(PGconn *conn, struct local_identity *me, char *why, size_t whylen)
+{
+    PGresult *res = PQexec(conn, "SELECT pg_is_in_recovery(), "
+                                 "(SELECT system_identifier FROM pg_control_system()), "
+                                 "greatest((SELECT timeline_id FROM pg_control_checkpoint()), "
+                                 "  (SELECT min_recovery_end_timeline FROM pg_control_recovery()), "
+                                 "  (SELECT received_tli FROM pg_stat_wal_receiver)), "
+                                 "CASE WHEN pg_is_in_recovery() THEN "
+                                 "  greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) "
+                                 "  ELSE pg_current_wal_flush_lsn() END, "
+                                 "current_setting('data_directory')");
+    int rc = -1;
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        me->recovery = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        me->id.sysid = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        me->id.tli = (uint32_t)strtoul(PQgetvalue(res, 0, 2), NULL, 10);
+        me->id.lsn = pgconn_parse_lsn(PQgetvalue(res, 0, 3));
+        snprintf(me->pgdata, sizeof(me->pgdata), "%s", PQgetvalue(res, 0, 4));
+        rc = 0;
+    } else {
+        first_line(PQerrorMessage(conn), why, whylen);
+    }
+    PQclear(res);
+    return rc;
 }
 
 int pgconn_identify_system(PGconn *conn, uint64_t *sysid)
