@@ -2,11 +2,14 @@
 
 #include "catchup.h"
 #include "config.h"
+#include "peers.h"
 #include "pgconn.h"
 #include "proc.h"
+#include "promoted.h"
 #include "status.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,25 +60,6 @@ static int parse_opts(int argc, char **argv, struct health_opts *o)
     return 0;
 }
 
-/* The local server, over the unix socket, as POSTGRES_USER (trust for local
- * connections is initdb's default; a password, if any, comes from the
- * environment, never from the command line). */
-static PGconn *connect_local(const struct config *cfg, char *const *envp, char *why, size_t len)
-{
-    const char *host = env_lookup(envp, "PGHOST");
-    const char *port = env_lookup(envp, "PGPORT");
-    const char *keys[] = {"host", "port", "user", "password", "dbname", "application_name", NULL};
-    const char *vals[] = {host && *host ? host : "/var/run/postgresql",
-                          port && *port ? port : "5432",
-                          cfg->superuser,
-                          cfg->superuser_password,
-                          "postgres",
-                          "pg-entrypoint health",
-                          NULL};
-
-    return pgconn_open(keys, vals, HEALTH_TIMEOUT_MS, why, len);
-}
-
 /* A standby that is not streaming may be one that never will again: the
  * primary has removed the WAL from where its replay stands, and postgres
  * retries for ever. The primary is the judge, asked the same question as at
@@ -112,6 +96,55 @@ static bool cannot_catch_up(const struct config *cfg, PGconn *local, char *msg, 
     return true;
 }
 
+/* A standby that is not streaming because the writable member (the primary
+ * host or a peer) is on a newer timeline that forked off before this
+ * standby's position: postgres retries for ever ("forked off current
+ * database system timeline ... before current recovery point"); a start
+ * rewinds it. Asked only when the WAL receiver is not streaming; no answer
+ * is no verdict. */
+static bool cannot_follow(const struct config *cfg, PGconn *local, char *msg, size_t len)
+{
+    struct local_identity me;
+    struct peer_state st[CONFIG_PEERS_MAX + 1];
+    char why[256];
+    uint64_t fork = 0;
+
+    if (pgconn_local_identity(local, &me, why, sizeof(why)) < 0 || !me.recovery || !me.id.lsn)
+        return false;
+    size_t n = peers_survey(cfg, cfg->primary_host, cfg->primary_port, st,
+                            sizeof(st) / sizeof(st[0]), PEERS_TIMEOUT_MS);
+    const struct peer_state *w = peers_find_writable(st, n, me.id.sysid);
+    if (!w || w->tli <= me.id.tli)
+        return false;
+    PGconn *conn = pgconn_replication_to(cfg, w->host, w->port, PEERS_TIMEOUT_MS, why, sizeof(why));
+    int found = conn ? peers_timeline_switch(conn, w->tli, me.id.tli, &fork, why, sizeof(why)) : -1;
+    PQfinish(conn);
+    if (found != 1 || me.id.lsn <= fork)
+        return false;
+    char name[300], have[32], at[32];
+    peers_name(w->host, w->port, name, sizeof(name));
+    catchup_lsn(me.id.lsn, have, sizeof(have));
+    catchup_lsn(fork, at, sizeof(at));
+    snprintf(msg, len,
+             "cannot follow the new primary at %s: this standby has WAL up to %s on timeline "
+             "%" PRIu32 ", past the switch to timeline %" PRIu32
+             " at %s; restart the container to rewind it",
+             name, have, me.id.tli, w->tli, at);
+    return true;
+}
+
+/* A server out of recovery whose data directory holds the promotion record
+ * of its own system was promoted by `pg-entrypoint promote`: a primary,
+ * whatever the environment's role says. when gets the record's time. */
+static bool promoted_here(PGconn *conn, char *when, size_t len)
+{
+    struct local_identity me;
+    char why[256];
+
+    return pgconn_local_identity(conn, &me, why, sizeof(why)) == 0 && !me.recovery &&
+           promoted_read(me.pgdata, me.id.sysid, when, len);
+}
+
 int health_main(int argc, char **argv, char **envp)
 {
     struct config cfg;
@@ -129,7 +162,8 @@ int health_main(int argc, char **argv, char **envp)
         rc = unhealthy("%s", err);
         goto out;
     }
-    PGconn *conn = connect_local(&cfg, envp, err, sizeof(err));
+    PGconn *conn =
+        pgconn_local(&cfg, envp, "pg-entrypoint health", HEALTH_TIMEOUT_MS, err, sizeof(err));
     if (!conn) {
         rc = unhealthy("%s", err);
         goto out;
@@ -146,16 +180,26 @@ int health_main(int argc, char **argv, char **envp)
         const char *status = PQgetisnull(res, 0, 1) ? "not running" : PQgetvalue(res, 0, 1);
         long long lag = PQgetisnull(res, 0, 2) ? 0 : strtoll(PQgetvalue(res, 0, 2), NULL, 10);
         bool waiting = recovery && strcmp(status, "streaming") != 0;
-        /* Never alive again without a restart, which re-seeds it: the
-         * one failure --live reports beyond a server that does not answer. */
-        if (waiting && cannot_catch_up(&cfg, conn, err, sizeof(err)))
+        char when[64] = "";
+        bool promoted = !recovery && promoted_here(conn, when, sizeof(when));
+        /* Never alive again without a restart, which re-seeds or rewinds
+         * it: the failures --live reports beyond a server that does not
+         * answer. */
+        if (waiting && (cannot_catch_up(&cfg, conn, err, sizeof(err)) ||
+                        cannot_follow(&cfg, conn, err, sizeof(err))))
             rc = unhealthy("%s", err);
         else if (opts.live_only) {
             printf("alive: the server answers (%s)\n",
                    recovery ? "in recovery" : "not in recovery");
             rc = 0;
+        } else if (promoted) {
+            printf("healthy: primary accepting connections (promoted by pg-entrypoint promote "
+                   "at %s)\n",
+                   when);
+            rc = 0;
         } else if (cfg.role == ROLE_REPLICA && !recovery)
-            rc = unhealthy("%s", "the replica is not in recovery (was it promoted?)");
+            rc = unhealthy("%s", "the replica is not in recovery: promoted by hand? run "
+                                 "`pg-entrypoint promote` next time, or start it as a primary");
         /* A server in recovery is judged as the standby it is, also where
          * the role says primary: a start keeps a standby it finds (a recipe
          * that cloned the primary from an init script leaves one). */

@@ -412,11 +412,18 @@ int pgconf_write_passfile(const struct config *cfg, const char *dir)
 }
 
 #define STANDBY_COMMENT "# pg-entrypoint: this replica streams from its primary"
+/* A follower with peers retries its host list once per
+ * wal_retrieve_retry_interval: 5 s by default, which is how long it may
+ * take to follow a promotion; at 1 s, one second (docs/design.md). */
+#define RETRY_SETTING "wal_retrieve_retry_interval"
+#define RETRY_LINE RETRY_SETTING " = '1s'"
 
 /* postgresql.auto.conf without any earlier primary_conninfo or
  * primary_slot_name (ours from a previous start, pg_basebackup -R's, a
- * former image's), so that the settings appended after it are the only ones. */
-static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
+ * former image's), so that the settings appended after it are the only ones;
+ * without our retry interval either. *user_retry: another retry interval
+ * stays (an ALTER SYSTEM), which ours must not override. */
+static int auto_conf_without_recovery(const char *path, char **out, size_t *len, bool *user_retry)
 {
     char *text = NULL, *line, *save = NULL;
     size_t n = 0;
@@ -429,6 +436,8 @@ static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
      * the file: at most n + 1 bytes, and the NUL. */
     char *kept = malloc(n + 2);
     size_t o = 0;
+
+    *user_retry = false;
     if (!kept) {
         log_error(log_step("configure"), "out of memory reading \"%s\"", path);
         free(text);
@@ -438,8 +447,10 @@ static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
          line = strtok_r(NULL, "\n", &save)) {
         const char *p = line + strspn(line, " \t");
         if (strncmp(p, "primary_conninfo", 16) == 0 || strncmp(p, "primary_slot_name", 17) == 0 ||
-            strcmp(line, STANDBY_COMMENT) == 0)
+            strcmp(line, STANDBY_COMMENT) == 0 || strcmp(line, RETRY_LINE) == 0)
             continue;
+        if (strncmp(p, RETRY_SETTING, strlen(RETRY_SETTING)) == 0)
+            *user_retry = true;
         size_t n_line = strlen(line);
         memcpy(kept + o, line, n_line + 1);
         kept[o + n_line] = '\n';
@@ -451,19 +462,105 @@ static int auto_conf_without_recovery(const char *path, char **out, size_t *len)
     return 0;
 }
 
+/* One host of primary_conninfo's list, [host, host + len), and its port. */
+struct conn_host {
+    const char *host;
+    size_t len;
+    int port;
+};
+
+static bool listed(const struct conn_host *h, size_t n, const char *host, size_t len, int port)
+{
+    for (size_t i = 0; i < n; i++)
+        if (h[i].port == port && h[i].len == len && strncmp(h[i].host, host, len) == 0)
+            return true;
+    return false;
+}
+
+/* The hosts a standby may stream from: POSTGRES_PRIMARY_HOST first (each of
+ * its comma-separated names, as libpq reads it, with POSTGRES_PRIMARY_PORT),
+ * then every POSTGRES_PEERS member that is not this node nor listed already.
+ * Fills at most max entries and returns how many. */
+static size_t standby_hosts(const struct config *cfg, struct conn_host *h, size_t max)
+{
+    size_t n = 0;
+
+    for (const char *p = cfg->primary_host; n < max;) {
+        size_t len = strcspn(p, ",");
+        if (!listed(h, n, p, len, cfg->primary_port))
+            h[n++] = (struct conn_host){p, len, cfg->primary_port};
+        if (!p[len])
+            break;
+        p += len + 1;
+    }
+    for (size_t i = 0; i < cfg->npeers && n < max; i++) {
+        const struct peer_addr *a = &cfg->peers[i];
+        size_t len = strlen(a->host);
+        if (!a->self && !listed(h, n, a->host, len, a->port))
+            h[n++] = (struct conn_host){a->host, len, a->port};
+    }
+    return n;
+}
+
+/* A host that vanished without a word (no RST) would otherwise hold each
+ * attempt for the kernel's SYN retries, about 2 min, before the next host is
+ * tried, and hold a stream for 60 s (wal_receiver_timeout) before it is given
+ * up. */
+#define TCP_USER_TIMEOUT_MS 5000
+
+/* host= and port= of primary_conninfo, and how many hosts they name (-1:
+ * too long or unquotable). Without POSTGRES_PEERS they are what
+ * they always were: host='<POSTGRES_PRIMARY_HOST>' port=<its port>. With
+ * peers, libpq's multi-host lists (host='a,b,c' port=1,2,3; a host name
+ * cannot hold a comma, so one quoted value holds the list) and
+ * target_session_attrs=read-write: the WAL receiver tries them in order and
+ * streams only from the one that accepts writes, and so follows a promoted
+ * peer without a restart (docs/design.md, "Facts checked here"). And
+ * tcp_user_timeout (TCP_USER_TIMEOUT_MS). */
+static int conninfo_hosts(const struct config *cfg, char *out, size_t outlen)
+{
+    struct conn_host h[CONFIG_PEERS_MAX + 8];
+    char list[(CONFIG_PEERS_MAX + 8) * 264], ports[(CONFIG_PEERS_MAX + 8) * 8],
+        host[sizeof(list) * 2 + 8];
+    size_t n = cfg->npeers ? standby_hosts(cfg, h, sizeof(h) / sizeof(h[0])) : 0;
+    size_t lo = 0, po = 0;
+
+    if (n <= 1) {
+        if (pgconf_quote_conninfo(cfg->primary_host, host, sizeof(host)) < 0)
+            return -1;
+        snprintf(out, outlen, "host=%s port=%d", host, cfg->primary_port);
+        return 1;
+    }
+    /* POSTGRES_PRIMARY_HOST and each peer's host have at most 255
+     * characters: the lists fit, and the checks are only a guard */
+    for (size_t i = 0; i < n && lo < sizeof(list) && po < sizeof(ports); i++) {
+        lo += (size_t)snprintf(list + lo, sizeof(list) - lo, "%s%.*s", i ? "," : "", (int)h[i].len,
+                               h[i].host);
+        po += (size_t)snprintf(ports + po, sizeof(ports) - po, "%s%d", i ? "," : "", h[i].port);
+    }
+    if (lo >= sizeof(list) || po >= sizeof(ports) ||
+        pgconf_quote_conninfo(list, host, sizeof(host)) < 0)
+        return -1;
+    snprintf(out, outlen, "host=%s port=%s target_session_attrs=read-write tcp_user_timeout=%d",
+             host, ports, TCP_USER_TIMEOUT_MS);
+    return (int)n;
+}
+
 int pgconf_write_standby(const struct config *cfg, const char *dir, const char *slot)
 {
-    char path[PATH_MAX], passfile[PATH_MAX], host[512], user[256], pf[PATH_MAX + 8];
-    char app[128] = "", conninfo[PATH_MAX * 2], q[PATH_MAX * 4 + 8], text[PATH_MAX * 4 + 256];
+    char path[PATH_MAX], passfile[PATH_MAX], hosts[16384], user[256], pf[PATH_MAX + 8];
+    char app[128] = "", conninfo[16384 + PATH_MAX * 2], q[sizeof(conninfo) * 2 + 8];
+    char text[sizeof(q) + 256];
     char *kept;
     size_t kept_len;
+    bool user_retry;
 
     if (pgconf_write_passfile(cfg, dir) < 0)
         return -1;
     if (path_in(passfile, sizeof(passfile), cfg->pgdata, PGCONF_PASSFILE) < 0)
         return -1;
-    if (pgconf_quote_conninfo(cfg->primary_host, host, sizeof(host)) < 0 ||
-        pgconf_quote_conninfo(cfg->repl_user, user, sizeof(user)) < 0 ||
+    int nhosts = conninfo_hosts(cfg, hosts, sizeof(hosts));
+    if (nhosts < 0 || pgconf_quote_conninfo(cfg->repl_user, user, sizeof(user)) < 0 ||
         pgconf_quote_conninfo(passfile, pf, sizeof(pf)) < 0) {
         log_error(log_step("configure"),
                   "POSTGRES_PRIMARY_HOST, POSTGRES_REPLICATION_USER or PGDATA holds a "
@@ -473,18 +570,17 @@ int pgconf_write_standby(const struct config *cfg, const char *dir, const char *
     /* application_name = the slot: what synchronous_standby_names can name */
     if (slot)
         snprintf(app, sizeof(app), " application_name=%s", slot);
-    snprintf(conninfo, sizeof(conninfo), "host=%s port=%d user=%s passfile=%s%s", host,
-             cfg->primary_port, user, pf, app);
+    snprintf(conninfo, sizeof(conninfo), "%s user=%s passfile=%s%s", hosts, user, pf, app);
     if (pgconf_quote_setting(conninfo, q, sizeof(q)) < 0) {
         log_error(log_step("configure"), "primary_conninfo is too long or holds a line break");
         return -1;
     }
-    snprintf(text, sizeof(text),
-             STANDBY_COMMENT "\nprimary_conninfo = %s\nprimary_slot_name = '%s'\n", q,
-             slot ? slot : "");
     if (path_in(path, sizeof(path), dir, "postgresql.auto.conf") < 0 ||
-        auto_conf_without_recovery(path, &kept, &kept_len) < 0)
+        auto_conf_without_recovery(path, &kept, &kept_len, &user_retry) < 0)
         return -1;
+    snprintf(text, sizeof(text),
+             STANDBY_COMMENT "\nprimary_conninfo = %s\nprimary_slot_name = '%s'\n%s", q,
+             slot ? slot : "", nhosts > 1 && !user_retry ? RETRY_LINE "\n" : "");
     char *all = malloc(kept_len + strlen(text) + 1);
     int rc = -1;
     if (all) {

@@ -117,6 +117,23 @@ PGconn *pgconn_open(const char *const *keys, const char *const *vals, int timeou
     return conn;
 }
 
+PGconn *pgconn_local(const struct config *cfg, char *const *envp, const char *application,
+                     int timeout_ms, char *why, size_t whylen)
+{
+    const char *host = env_lookup(envp, "PGHOST");
+    const char *port = env_lookup(envp, "PGPORT");
+    const char *keys[] = {"host", "port", "user", "password", "dbname", "application_name", NULL};
+    const char *vals[] = {host && *host ? host : "/var/run/postgresql",
+                          port && *port ? port : "5432",
+                          cfg->superuser,
+                          cfg->superuser_password,
+                          "postgres",
+                          application,
+                          NULL};
+
+    return pgconn_open(keys, vals, timeout_ms, why, whylen);
+}
+
 PGconn *pgconn_replication_to(const struct config *cfg, const char *host, int port, int timeout_ms,
                               char *why, size_t whylen)
 {
@@ -207,6 +224,33 @@ int pgconn_identify(PGconn *conn, struct identity *id, char *why, size_t whylen)
     return 0;
 }
 
+int pgconn_local_identity(PGconn *conn, struct local_identity *me, char *why, size_t whylen)
+{
+    PGresult *res = PQexec(conn, "SELECT pg_is_in_recovery(), "
+                                 "(SELECT system_identifier FROM pg_control_system()), "
+                                 "greatest((SELECT timeline_id FROM pg_control_checkpoint()), "
+                                 "  (SELECT min_recovery_end_timeline FROM pg_control_recovery()), "
+                                 "  (SELECT received_tli FROM pg_stat_wal_receiver)), "
+                                 "CASE WHEN pg_is_in_recovery() THEN "
+                                 "  greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) "
+                                 "  ELSE pg_current_wal_flush_lsn() END, "
+                                 "current_setting('data_directory')");
+    int rc = -1;
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        me->recovery = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        me->id.sysid = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        me->id.tli = (uint32_t)strtoul(PQgetvalue(res, 0, 2), NULL, 10);
+        me->id.lsn = pgconn_parse_lsn(PQgetvalue(res, 0, 3));
+        snprintf(me->pgdata, sizeof(me->pgdata), "%s", PQgetvalue(res, 0, 4));
+        rc = 0;
+    } else {
+        first_line(PQerrorMessage(conn), why, whylen);
+    }
+    PQclear(res);
+    return rc;
+}
+
 int pgconn_identify_system(PGconn *conn, uint64_t *sysid)
 {
     struct identity id;
@@ -220,29 +264,41 @@ int pgconn_identify_system(PGconn *conn, uint64_t *sysid)
     return 0;
 }
 
-int pgconn_ensure_slot(PGconn *conn, const char *slot)
+int pgconn_create_slot(PGconn *conn, const char *slot, bool reserve, char *why, size_t whylen)
 {
     char sql[128];
 
     /* The name was validated as [a-z0-9_]{1,63}, but one starting with a
      * digit (a container id) is no identifier unless quoted. */
-    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT \"%s\" PHYSICAL RESERVE_WAL", slot);
+    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT \"%s\" PHYSICAL%s", slot,
+             reserve ? " RESERVE_WAL" : "");
     PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     int rc = 0;
 
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        log_info("slot", "created physical replication slot \"%s\" on the primary", slot);
         rc = 1;
-    } else if (state && strcmp(state, "42710") == 0) {
-        log_info("slot", "replication slot \"%s\" already exists on the primary; reusing it", slot);
-    } else {
-        log_error("slot", "could not create replication slot \"%s\" on the primary: %s", slot,
-                  PQerrorMessage(conn));
+    } else if (!state || strcmp(state, "42710") != 0) {
+        snprintf(why, whylen, "%s", PQerrorMessage(conn));
+        why[strcspn(why, "\n")] = '\0';
         rc = -1;
     }
     PQclear(res);
+    return rc;
+}
+
+int pgconn_ensure_slot(PGconn *conn, const char *slot)
+{
+    char why[512];
+    int rc = pgconn_create_slot(conn, slot, true, why, sizeof(why));
+
+    if (rc == 1)
+        log_info("slot", "created physical replication slot \"%s\" on the primary", slot);
+    else if (rc == 0)
+        log_info("slot", "replication slot \"%s\" already exists on the primary; reusing it", slot);
+    else
+        log_error("slot", "could not create replication slot \"%s\" on the primary: %s", slot, why);
     return rc;
 }
 

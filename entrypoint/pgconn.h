@@ -29,6 +29,14 @@ const char *pgconn_failure_hint(enum conn_failure f);
 PGconn *pgconn_open(const char *const *keys, const char *const *vals, int timeout_ms, char *why,
                     size_t whylen);
 
+/* The local server over its unix socket (PGHOST, else /var/run/postgresql;
+ * PGPORT, else 5432) as the superuser POSTGRES_USER, database postgres: what
+ * `health` and `promote` run in the container ask. Its password, if any,
+ * comes from the configuration, never from a command line. Returns NULL with
+ * the reason in why. */
+PGconn *pgconn_local(const struct config *cfg, char *const *envp, const char *application,
+                     int timeout_ms, char *why, size_t whylen);
+
 /* A replication connection to host:port (the primary, or any peer), as the
  * replication user. Returns NULL with the reason in why (stopped by a
  * signal: why says so). */
@@ -50,6 +58,17 @@ struct identity {
     uint32_t tli;
     uint64_t lsn;
 };
+/* The same about the local server, over its SQL connection (pgconn_local):
+ * its system, the timeline it is on (a standby: the latest its control
+ * file or WAL receiver names), what WAL it has (a standby: received or
+ * replayed, whichever is later), whether it is in recovery, and where its
+ * data directory is. 0, or -1 with the reason in why. */
+struct local_identity {
+    struct identity id;
+    bool recovery;
+    char pgdata[4096];
+};
+int pgconn_local_identity(PGconn *conn, struct local_identity *me, char *why, size_t whylen);
 /* IDENTIFY_SYSTEM, without logging: 0, or -1 with the server's reason in why. */
 int pgconn_identify(PGconn *conn, struct identity *id, char *why, size_t whylen);
 /* IDENTIFY_SYSTEM: proves host, password and pg_hba; returns the system id
@@ -58,8 +77,11 @@ int pgconn_identify_system(PGconn *conn, uint64_t *sysid);
 /* "X/Y", as PostgreSQL prints an LSN, to a number; 0 when it is none. */
 uint64_t pgconn_parse_lsn(const char *s);
 
-/* CREATE_REPLICATION_SLOT, treating "already exists" as success: returns 1
- * when it created the slot, 0 when it existed, -1 on failure. */
+/* CREATE_REPLICATION_SLOT "slot" PHYSICAL, with RESERVE_WAL when reserve,
+ * without logging: 1 when it created the slot, 0 when it existed, -1 with
+ * the server's reason in why. */
+int pgconn_create_slot(PGconn *conn, const char *slot, bool reserve, char *why, size_t whylen);
+/* The same, reserved, on the primary, logged: "already exists" is success. */
 int pgconn_ensure_slot(PGconn *conn, const char *slot);
 
 /* A SCRAM-SHA-256 secret for password, computed here so that the password

@@ -9,6 +9,7 @@
 #include "pgconf.h"
 #include "pgconn.h"
 #include "proc.h"
+#include "slots.h"
 #include "status.h"
 
 #include <errno.h>
@@ -309,6 +310,8 @@ static int clone_from_primary(const struct config *cfg, enum replica_action acti
     }
     if (rc == 0)
         rc = fs_fsync_path(cfg->pgdata);
+    if (rc == 0)
+        slots_on_peers(cfg, cfg->slot, sysid);
     return step_end(&s, rc);
 }
 
@@ -369,6 +372,7 @@ static int start_or_clone(const struct flow_ctx *c)
                  cfg->pgdata, local);
         if (pgconf_write_standby(cfg, cfg->pgdata, slot) < 0)
             return -1;
+        slots_on_peers(cfg, slot, local);
         break;
     case REPLICA_RECLONE:
         /* catchup_report has said why when the WAL is gone */

@@ -11,6 +11,7 @@
 #include "primary.h"
 #include "privs.h"
 #include "proc.h"
+#include "promote.h"
 #include "replica.h"
 #include "status.h"
 
@@ -24,6 +25,7 @@ static const char usage_text[] =
     "Usage: pg-entrypoint [postgres [ARGS...]]\n"
     "       pg-entrypoint health [--live] [--max-lag BYTES]\n"
     "       pg-entrypoint plan [--ask-primary]\n"
+    "       pg-entrypoint promote [--wait SECONDS] [--force]\n"
     "       pg-entrypoint COMMAND [ARGS...]\n"
     "       pg-entrypoint --help | --version\n"
     "\n"
@@ -36,6 +38,9 @@ static const char usage_text[] =
     "  plan    print the role, the data directory's state and the steps a start\n"
     "          would take; changes nothing (--ask-primary: a standby asks the\n"
     "          primary, read only, whether it still has the WAL it needs)\n"
+    "  promote promote the local standby to a primary that stays one across\n"
+    "          restarts; refuses while a member still accepts writes or (unless\n"
+    "          --force) has more WAL; waits until a write works (--wait, 60 s)\n"
     "\n"
     "Main variables: POSTGRES_ROLE (primary, replica, auto), POSTGRES_PASSWORD,\n"
     "POSTGRES_PRIMARY_HOST, POSTGRES_REPLICATION_USER, POSTGRES_REPLICATION_PASSWORD,\n"
@@ -193,6 +198,8 @@ int main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "health") == 0)
         return health_main(argc, argv, environ);
+    if (argc > 1 && strcmp(argv[1], "promote") == 0)
+        return promote_main(argc, argv, environ);
     if (argc > 1 && strcmp(argv[1], "plan") == 0)
         return argc == 2                                            ? plan_main(environ, false)
                : argc == 3 && strcmp(argv[2], "--ask-primary") == 0 ? plan_main(environ, true)

@@ -8,6 +8,7 @@
 #include "fsutil.h"
 #include "pgconf.h"
 
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,164 @@ static void test_upgrade_files(void)
     rmdir(dir);
 }
 
+/* The primary_conninfo line pgconf_write_standby writes into dir (a
+ * replica whose PGDATA is dir, slot "replica_1"), without its line break;
+ * an empty string when it wrote none. */
+static void standby_line(struct config *cfg, char *dir, char *line, size_t len)
+{
+    char path[256], buf[4096];
+
+    line[0] = '\0';
+    cfg->pgdata = dir;
+    cfg->repl_user = "replicator";
+    cfg->repl_password = "secret";
+    CHECK(pgconf_write_standby(cfg, dir, "replica_1") == 0);
+    snprintf(path, sizeof(path), "%s/postgresql.auto.conf", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    while (f && fgets(buf, sizeof(buf), f))
+        if (strncmp(buf, "primary_conninfo = ", 19) == 0) {
+            buf[strcspn(buf, "\n")] = '\0';
+            snprintf(line, len, "%s", buf);
+        }
+    if (f)
+        fclose(f);
+}
+
+/* How many lines of dir's postgresql.auto.conf are line. */
+static int auto_conf_count(const char *dir, const char *line)
+{
+    char path[256], buf[4096];
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/postgresql.auto.conf", dir);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(buf, sizeof(buf), f)) {
+        buf[strcspn(buf, "\n")] = '\0';
+        n += strcmp(buf, line) == 0;
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* The value of a primary_conninfo line as the server reads it: the
+ * setting's quotes removed, '' and \\ undone. */
+static void setting_value(const char *line, char *out, size_t len)
+{
+    const char *p = strchr(line, '\'');
+    size_t o = 0;
+
+    for (p = p ? p + 1 : ""; *p && o + 1 < len; p++) {
+        if ((*p == '\'' && p[1] == '\'') || (*p == '\\' && p[1]))
+            p++;
+        else if (*p == '\'')
+            break;
+        out[o++] = *p;
+    }
+    out[o] = '\0';
+}
+
+/* What libpq makes of a connection string: the value of keyword, or "". */
+static void conninfo_value(const char *conninfo, const char *keyword, char *out, size_t len)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
+
+    out[0] = '\0';
+    CHECK(opts != NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, keyword) == 0 && o->val)
+            snprintf(out, len, "%s", o->val);
+    PQconninfoFree(opts);
+    PQfreemem(err);
+}
+
+/* Without POSTGRES_PEERS, primary_conninfo is what it always was, byte for
+ * byte; peers that are only this node and the primary again change nothing. */
+static void test_conninfo_without_peers(void)
+{
+    char dir[] = "/tmp/pgep-conninfo-XXXXXX", line[4096], want[1024];
+    struct config cfg = {.primary_host = "pg-0.pg", .primary_port = 5432};
+    struct peer_addr only[] = {{"pg-0.pg", 5432, false}, {"pg-1.pg", 5432, true}};
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(want, sizeof(want),
+             "primary_conninfo = 'host=''pg-0.pg'' port=5432 user=''replicator'' "
+             "passfile=''%s/pg-entrypoint.pgpass'' application_name=replica_1'",
+             dir);
+    standby_line(&cfg, dir, line, sizeof(line));
+    CHECK_STR(line, want);
+    cfg.peers = only;
+    cfg.npeers = 2;
+    standby_line(&cfg, dir, line, sizeof(line));
+    CHECK_STR(line, want);
+    CHECK(auto_conf_count(dir, "wal_retrieve_retry_interval = '1s'") == 0);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* With peers: POSTGRES_PRIMARY_HOST first, then each peer that is not this
+ * node nor the primary again, as libpq's host and port lists, and
+ * target_session_attrs=read-write, tcp_user_timeout=5000; libpq reads back
+ * the same lists. */
+static void test_conninfo_with_peers(void)
+{
+    char dir[] = "/tmp/pgep-conninfo-XXXXXX", line[4096], want[1024], value[2048], got[1024];
+    struct config cfg = {.primary_host = "pg-0.pg", .primary_port = 5432};
+    struct peer_addr peers[] = {{"pg-0.pg", 5432, false}, {"pg-1.pg", 5432, true},
+                                {"pg-2.pg", 5433, false}, {"pg-0.pg", 6432, false},
+                                {"::1", 5432, false},     {"pg-2.pg", 5433, false}};
+
+    CHECK(mkdtemp(dir) != NULL);
+    cfg.peers = peers;
+    cfg.npeers = sizeof(peers) / sizeof(peers[0]);
+    snprintf(want, sizeof(want),
+             "primary_conninfo = 'host=''pg-0.pg,pg-2.pg,pg-0.pg,::1'' port=5432,5433,6432,5432 "
+             "target_session_attrs=read-write tcp_user_timeout=5000 user=''replicator'' "
+             "passfile=''%s/pg-entrypoint.pgpass'' application_name=replica_1'",
+             dir);
+    standby_line(&cfg, dir, line, sizeof(line));
+    CHECK_STR(line, want);
+    /* the follower retries its hosts every second, once however often written */
+    standby_line(&cfg, dir, line, sizeof(line));
+    CHECK(auto_conf_count(dir, "wal_retrieve_retry_interval = '1s'") == 1);
+
+    /* a quote in the primary's name: quoted once for libpq, once for the setting */
+    cfg.primary_host = "o'brien";
+    standby_line(&cfg, dir, line, sizeof(line));
+    CHECK_CONTAINS(line, "'host=''o\\\\''brien,pg-0.pg,pg-2.pg,pg-0.pg,::1'' "
+                         "port=5432,5432,5433,6432,5432 ");
+    setting_value(line, value, sizeof(value));
+    conninfo_value(value, "host", got, sizeof(got));
+    CHECK_STR(got, "o'brien,pg-0.pg,pg-2.pg,pg-0.pg,::1");
+    conninfo_value(value, "port", got, sizeof(got));
+    CHECK_STR(got, "5432,5432,5433,6432,5432");
+    conninfo_value(value, "target_session_attrs", got, sizeof(got));
+    CHECK_STR(got, "read-write");
+    conninfo_value(value, "tcp_user_timeout", got, sizeof(got));
+    CHECK_STR(got, "5000");
+    conninfo_value(value, "application_name", got, sizeof(got));
+    CHECK_STR(got, "replica_1");
+
+    /* an interval set by ALTER SYSTEM (it rewrites ours in place) is kept */
+    char path[256];
+    snprintf(path, sizeof(path), "%s/postgresql.auto.conf", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("wal_retrieve_retry_interval = '3s'\n", f);
+        fclose(f);
+    }
+    standby_line(&cfg, dir, line, sizeof(line));
+    CHECK(auto_conf_count(dir, "wal_retrieve_retry_interval = '3s'") == 1);
+    CHECK(auto_conf_count(dir, "wal_retrieve_retry_interval = '1s'") == 0);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
     test_quoting();
@@ -238,5 +397,7 @@ int main(void)
     test_hba_text();
     test_hba_upgrade_text();
     test_upgrade_files();
+    test_conninfo_without_peers();
+    test_conninfo_with_peers();
     return check_done("test_pgconf");
 }
