@@ -17,7 +17,7 @@ e2e_require_images
 up_streaming_pair before
 # replayed on the replica: buffers that its checkpoint after the promotion
 # writes at the spread pace (about 0.1 s each when on schedule)
-psql_tcp "$primary" "CREATE TABLE ballast AS SELECT g, repeat(md5(g::text), 20) AS pad FROM generate_series(1, 40000) g" >/dev/null
+psql_tcp "$primary" "CREATE TABLE ballast AS SELECT g, repeat(md5(g::text), 20) AS pad FROM generate_series(1, 3000) g" >/dev/null
 insert_row "$primary" ballast-done
 wait_row "$replica" ballast-done 60
 
