@@ -297,6 +297,32 @@ static void ensure_follower_slot(const struct config *cfg, PGconn *local,
     PQclear(res);
 }
 
+/* The checkpoint that follows a promotion is a spread one (minutes on a
+ * busy server), and until it ends pg_control names the old timeline: an old
+ * primary that rejoins meanwhile must wait for it, since pg_rewind reads the
+ * source's timeline there. An immediate one now ends that wait. Best
+ * effort: the promotion is done either way; a stop signal cancels it. */
+static void checkpoint_now(PGconn *conn)
+{
+    double started = mono_now();
+    PGresult *res = exec_interruptible(conn, "CHECKPOINT");
+
+    if (res && PQresultStatus(res) == PGRES_COMMAND_OK)
+        log_info("promote",
+                 "checkpoint done in %.2f s: pg_control names the new timeline, so an old primary "
+                 "can rewind from this node at once",
+                 mono_now() - started);
+    else {
+        char why[256];
+        first_line_of(res ? PQresultErrorMessage(res) : "stopped, or not sent", why, sizeof(why));
+        log_warn("promote",
+                 "no checkpoint after the promotion (%s); an old primary that rejoins waits for "
+                 "the next one",
+                 why);
+    }
+    PQclear(res);
+}
+
 /* Connected, privileges dropped: the checks, the promotion, the wait, the
  * slots. */
 static int promote_local(const struct config *cfg, PGconn *conn, const struct promote_opts *o)
@@ -328,6 +354,7 @@ static int promote_local(const struct config *cfg, PGconn *conn, const struct pr
     for (size_t i = 0; i < n && !proc_stop_signal(); i++)
         if (st[i].reached && !st[i].writable && st[i].sysid == l.id.sysid)
             ensure_follower_slot(cfg, conn, &st[i]);
+    checkpoint_now(conn);
     return 0;
 }
 
