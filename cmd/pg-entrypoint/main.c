@@ -4,6 +4,7 @@
 #include "config.h"
 #include "config_bitnami.h"
 #include "datadir.h"
+#include "failover.h"
 #include "flow.h"
 #include "health.h"
 #include "log.h"
@@ -128,6 +129,21 @@ static int run_entrypoint(const char *const *args)
         goto out;
     enum datadir_state state = datadir_classify(&facts);
     log_info("data", "PGDATA \"%s\" is %s", cfg.pgdata, datadir_state_name(state));
+
+    /* The promotion record and the peers may change the role, once. */
+    struct failover_decision fo;
+    rc = failover_resolve(&cfg, &facts, state, true, &fo);
+    if (proc_stop_signal()) {
+        rc = stopped();
+        goto out;
+    }
+    if (rc != 0) {
+        rc = rc < 0 ? EXIT_RUNTIME : rc;
+        goto out;
+    }
+    if (fo.promoted || fo.rejoin || fo.writable[0])
+        log_info("start", "role %s, decided by %s",
+                 cfg.role == ROLE_PRIMARY ? "primary" : "replica", cfg.role_source);
 
     /* Nothing is touched before these checks pass. */
     rc = cfg.role == ROLE_PRIMARY ? primary_check(&cfg, &facts, state)

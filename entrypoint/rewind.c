@@ -1,0 +1,214 @@
+#include "rewind.h"
+
+#include "catchup.h"
+#include "datadir.h"
+#include "fsutil.h"
+#include "lines.h"
+#include "log.h"
+#include "passfd.h"
+#include "pgconf.h"
+#include "proc.h"
+#include "promoted.h"
+#include "status.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* What pg_rewind said, line by line into the log. */
+struct rewind_output {
+    char diverged[32]; /* "servers diverged at WAL location X on timeline N" */
+    unsigned diverged_tli;
+    bool nothing_to_do; /* "no rewind required" */
+};
+
+static void log_line(char *line, void *arg)
+{
+    struct rewind_output *o = arg;
+    const char *text = strncmp(line, "pg_rewind: ", 11) == 0 ? line + 11 : line;
+    char lsn[32];
+    unsigned tli;
+
+    if (!*text)
+        return;
+    /* NOLINTNEXTLINE(cert-err34-c) */
+    if (sscanf(text, "servers diverged at WAL location %31s on timeline %u", lsn, &tli) == 2) {
+        snprintf(o->diverged, sizeof(o->diverged), "%s", lsn);
+        o->diverged_tli = tli;
+    }
+    if (strstr(text, "no rewind required"))
+        o->nothing_to_do = true;
+    /* an error here is the reason for the re-seed that follows, not the end */
+    log_msg(strncmp(text, "error", 5) == 0 || strncmp(text, "fatal", 5) == 0 ? LOG_WARN : LOG_INFO,
+            "rewind", "pg_rewind: %s", text);
+}
+
+/* pg_rewind as a child, stop signals forwarded (its process group: also the
+ * single-user postgres it runs to finish a crashed target's recovery).
+ * Returns 0 when it exited 0, 1 when it failed, -1 when it could not run or
+ * was stopped. */
+static int run_pg_rewind(const struct config *cfg, bool dry_run, char *const env[],
+                         struct rewind_output *o)
+{
+    char host[1100], user[300], source[1600], target[PATH_MAX + 20], pfenv[64];
+    int out[2], status, rc = -1;
+    pid_t pid;
+
+    memset(o, 0, sizeof(*o));
+    if (pgconf_quote_conninfo(cfg->primary_host, host, sizeof(host)) < 0 ||
+        pgconf_quote_conninfo(cfg->repl_user, user, sizeof(user)) < 0) {
+        log_error("rewind", "POSTGRES_PRIMARY_HOST or POSTGRES_REPLICATION_USER holds a line "
+                            "break or is too long for a connection string");
+        return -1;
+    }
+    snprintf(source, sizeof(source),
+             "--source-server=host=%s port=%d user=%s dbname=postgres "
+             "application_name=pg-entrypoint connect_timeout=10",
+             host, cfg->primary_port, user);
+    snprintf(target, sizeof(target), "--target-pgdata=%s", cfg->pgdata);
+    int passfd = passfd_open(cfg, "rewind");
+    if (passfd < 0)
+        return -1;
+    passfd_env(passfd, pfenv, sizeof(pfenv));
+    const char *extra[] = {pfenv, NULL};
+    char **child_env = proc_clean_env(env, extra);
+    /* --no-sync: syncfs afterwards makes it durable in one call instead of
+     * an fsync per file of the target (docs/design.md, "Facts checked here") */
+    const char *argv[] = {"pg_rewind", target, source, "--no-sync", dry_run ? "--dry-run" : NULL,
+                          NULL};
+
+    if (!child_env || pipe2(out, O_CLOEXEC) < 0) {
+        log_error("rewind", "could not start pg_rewind: %s", strerror(child_env ? errno : ENOMEM));
+        goto out;
+    }
+    struct spawn_io io = {
+        .stdin_fd = -1, .stdout_fd = out[1], .stderr_fd = out[1], .keep_fd = passfd};
+    if (proc_spawn(argv, child_env, &io, &pid) < 0) {
+        close(out[0]);
+        close(out[1]);
+        goto out;
+    }
+    close(out[1]);
+    lines_read(out[0], log_line, o);
+    close(out[0]);
+    if (proc_wait(pid, &status) == 0 && !proc_stop_signal())
+        rc = proc_check_status("rewind", "pg_rewind", status) == 0 ? 0 : 1;
+out:
+    close(passfd);
+    free(child_env);
+    return rc;
+}
+
+/* syncfs of the file system that holds path. */
+static int sync_fs_of(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0 || syncfs(fd) < 0) {
+        log_error("rewind", "could not sync the file system of \"%s\": %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* pg_rewind --no-sync wrote through the page cache: one syncfs of PGDATA's
+ * file system (and of the WAL directory's, when pg_wal is a link to
+ * another) makes every file durable before anything else happens. */
+static int make_durable(const char *pgdata)
+{
+    char wal[PATH_MAX];
+    struct stat st;
+
+    if (sync_fs_of(pgdata) < 0)
+        return -1;
+    snprintf(wal, sizeof(wal), "%s/pg_wal", pgdata);
+    if (lstat(wal, &st) == 0 && S_ISLNK(st.st_mode))
+        return sync_fs_of(wal);
+    return 0;
+}
+
+static int marker_path(const char *pgdata, char *path, size_t len)
+{
+    return snprintf(path, len, "%s/%s", pgdata, DATADIR_REWIND_MARKER) < (int)len ? 0 : -1;
+}
+
+int rewind_finish(const struct config *cfg, const char *slot)
+{
+    char marker[PATH_MAX];
+
+    if (promoted_remove(cfg->pgdata) < 0 || pgconf_write_standby(cfg, cfg->pgdata, slot) < 0)
+        return -1;
+    if (marker_path(cfg->pgdata, marker, sizeof(marker)) < 0 ||
+        (unlink(marker) < 0 && errno != ENOENT)) {
+        log_error("rewind", "could not remove \"%s\": %s", marker, strerror(errno));
+        return -1;
+    }
+    return fs_fsync_path(cfg->pgdata);
+}
+
+static void log_discarded(const struct config *cfg, const struct pg_control *before,
+                          const struct rewind_output *o)
+{
+    char last[32];
+
+    catchup_lsn(before->checkpoint, last, sizeof(last));
+    if (o->nothing_to_do || !o->diverged[0]) {
+        log_info("rewind",
+                 "no rewind required: PGDATA \"%s\" had nothing past the point where the primary "
+                 "at %s:%d left its timeline; nothing discarded",
+                 cfg->pgdata, cfg->primary_host, cfg->primary_port);
+        return;
+    }
+    log_warn("rewind",
+             "discarded this node's WAL of timeline %u from %s (where the servers diverged) to %s "
+             "(its last checkpoint before the rewind)%s: transactions in that range were on this "
+             "node only, and are gone; it now follows the primary at %s:%d",
+             o->diverged_tli, o->diverged, last,
+             before->state == 1 ? "" : " and after it (it had not been shut down cleanly)",
+             cfg->primary_host, cfg->primary_port);
+}
+
+enum rewind_result rewind_run(const struct config *cfg, const struct pg_control *before,
+                              const char *slot, char *const env[])
+{
+    char marker[PATH_MAX];
+    struct rewind_output o;
+    struct step s;
+
+    if (cfg->reseed == RESEED_NEVER) {
+        /* under never a refusal must leave PGDATA as it was: ask first */
+        step_begin(&s, "rewind", "pg_rewind --dry-run from %s:%d (POSTGRES_RESEED=never)",
+                   cfg->primary_host, cfg->primary_port);
+        int dry = run_pg_rewind(cfg, true, env, &o);
+        step_end(&s, dry == 0 ? 0 : -1);
+        if (dry != 0)
+            return dry < 0 ? REWIND_FAILED : REWIND_IMPOSSIBLE;
+    }
+    if (marker_path(cfg->pgdata, marker, sizeof(marker)) < 0 ||
+        fs_write_atomic(marker, "rewind in progress\n", 19, 0600) < 0)
+        return REWIND_FAILED;
+    status_set(cfg->status_file, "rewinding from the primary at %s:%d (pg_rewind)",
+               cfg->primary_host, cfg->primary_port);
+    step_begin(&s, "rewind", "pg_rewind from %s:%d", cfg->primary_host, cfg->primary_port);
+    int rc = run_pg_rewind(cfg, false, env, &o);
+    if (rc != 0) {
+        step_end(&s, -1);
+        return rc < 0 ? REWIND_FAILED : REWIND_IMPOSSIBLE;
+    }
+    if (make_durable(cfg->pgdata) < 0 || rewind_finish(cfg, slot) < 0) {
+        step_end(&s, -1);
+        return REWIND_FAILED;
+    }
+    step_end(&s, 0);
+    log_discarded(cfg, before, &o);
+    return REWIND_DONE;
+}
