@@ -203,11 +203,13 @@ int failover_resolve(struct config *cfg, struct datadir_facts *facts, enum datad
     bool as_primary = primary_asks(cfg, state);
     if (!as_primary && !replica_asks(cfg, state))
         return 0;
-    if (as_primary && cfg->npeers == 0)
+    /* a promoted node whose environment still names a primary asks it too */
+    const char *extra = cfg->primary_host && *cfg->primary_host ? cfg->primary_host : NULL;
+    if (as_primary && cfg->npeers == 0 && !extra)
         return 0;
     if (!cfg->repl_password) {
-        log_info("peers", "POSTGRES_PEERS is set, but POSTGRES_REPLICATION_PASSWORD is not: the "
-                          "peers cannot be asked; starting without their answer");
+        log_info("peers", "POSTGRES_REPLICATION_PASSWORD is not set: the peers (POSTGRES_PEERS) "
+                          "cannot be asked; starting without their answer");
         return 0;
     }
     d->would_ask = true;
@@ -215,8 +217,8 @@ int failover_resolve(struct config *cfg, struct datadir_facts *facts, enum datad
         return 0;
 
     struct peer_state st[CONFIG_PEERS_MAX + 1];
-    size_t n = peers_survey(cfg, as_primary ? NULL : cfg->primary_host, cfg->primary_port, st,
-                            sizeof(st) / sizeof(st[0]), PEERS_TIMEOUT_MS);
+    size_t n = peers_survey(cfg, extra, cfg->primary_port, st, sizeof(st) / sizeof(st[0]),
+                            PEERS_TIMEOUT_MS);
     if (proc_stop_signal())
         return -1;
     d->asked = true;

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,36 @@ static int make_durable(const char *pgdata)
     return 0;
 }
 
+/* A killed postmaster leaves postmaster.pid naming PID 1, which in a
+ * container is now this process: the single-user postgres pg_rewind runs to
+ * finish the crash recovery takes that for a live postmaster and refuses.
+ * The start holds PGDATA's lock (datadir_lock), so a file naming this
+ * process or a process that does not exist is stale, and goes. */
+static int remove_stale_pid_file(const char *pgdata)
+{
+    char path[PATH_MAX], *text = NULL;
+
+    snprintf(path, sizeof(path), "%s/postmaster.pid", pgdata);
+    if (!fs_exists(path) || fs_read(path, 4096, &text, NULL) < 0)
+        return 0;
+    long pid = strtol(text, NULL, 10);
+    free(text);
+    if (pid > 0 && pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)) {
+        log_error("rewind",
+                  "\"%s\" names PID %ld, which is running: another postgres may use PGDATA; "
+                  "hint: stop it first",
+                  path, pid);
+        return -1;
+    }
+    log_info("rewind", "removing the stale \"%s\" (PID %ld) of the postgres that was killed", path,
+             pid);
+    if (unlink(path) < 0 && errno != ENOENT) {
+        log_error("rewind", "could not remove \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int marker_path(const char *pgdata, char *path, size_t len)
 {
     return snprintf(path, len, "%s/%s", pgdata, DATADIR_REWIND_MARKER) < (int)len ? 0 : -1;
@@ -168,13 +199,19 @@ static void log_discarded(const struct config *cfg, const struct pg_control *bef
                  cfg->pgdata, cfg->primary_host, cfg->primary_port);
         return;
     }
-    log_warn("rewind",
-             "discarded this node's WAL of timeline %u from %s (where the servers diverged) to %s "
-             "(its last checkpoint before the rewind)%s: transactions in that range were on this "
-             "node only, and are gone; it now follows the primary at %s:%d",
-             o->diverged_tli, o->diverged, last,
-             before->state == 1 ? "" : " and after it (it had not been shut down cleanly)",
-             cfg->primary_host, cfg->primary_port);
+    if (before->state == 1) /* shut down: the shutdown checkpoint ends its WAL */
+        log_warn("rewind",
+                 "discarded this node's WAL of timeline %u from %s (where the servers diverged) "
+                 "to %s (its end, the shutdown checkpoint): transactions in that range were on "
+                 "this node only, and are gone; it now follows the primary at %s:%d",
+                 o->diverged_tli, o->diverged, last, cfg->primary_host, cfg->primary_port);
+    else
+        log_warn("rewind",
+                 "discarded this node's WAL of timeline %u from %s (where the servers diverged) "
+                 "to its end (it had not been shut down cleanly; its last checkpoint before the "
+                 "rewind was at %s): transactions in that range were on this node only, and are "
+                 "gone; it now follows the primary at %s:%d",
+                 o->diverged_tli, o->diverged, last, cfg->primary_host, cfg->primary_port);
 }
 
 enum rewind_result rewind_run(const struct config *cfg, const struct pg_control *before,
@@ -184,6 +221,8 @@ enum rewind_result rewind_run(const struct config *cfg, const struct pg_control 
     struct rewind_output o;
     struct step s;
 
+    if (remove_stale_pid_file(cfg->pgdata) < 0)
+        return REWIND_FAILED;
     if (cfg->reseed == RESEED_NEVER) {
         /* under never a refusal must leave PGDATA as it was: ask first */
         step_begin(&s, "rewind", "pg_rewind --dry-run from %s:%d (POSTGRES_RESEED=never)",
