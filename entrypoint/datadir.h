@@ -52,6 +52,10 @@ struct datadir_facts {
     /* Not read from disk: set by failover_resolve when a writable primary
      * of this system is on a newer timeline (this node must rewind). */
     bool diverged;
+    /* Also set by failover_resolve: this node was shut down cleanly before
+     * the primary's timeline branched off from its own, so it can follow
+     * without pg_rewind (a clean switchover). */
+    bool rewind_not_needed;
 };
 
 enum datadir_state {

@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "peers.h"
+#include "pgconn.h"
 #include "proc.h"
 #include "promoted.h"
 
@@ -106,6 +107,37 @@ static void log_survey(const struct peer_state *st, size_t n)
     }
 }
 
+/* A clean switchover needs no pg_rewind: this node was shut down cleanly
+ * (its shutdown checkpoint is the last record of its WAL) and the primary's
+ * history leaves this node's timeline after that checkpoint. The switch
+ * point is a record boundary of WAL this node wrote, and the only one past
+ * its checkpoint's start is its end: nothing of its own is past the
+ * switch. Anything else, or no answer, leaves the decision to pg_rewind. */
+static bool follows_without_rewind(const struct config *cfg, const struct datadir_facts *facts,
+                                   const struct peer_state *w)
+{
+    const struct pg_control *c = &facts->pg_control;
+    char why[256];
+    uint64_t switch_lsn = 0;
+
+    if (c->state != 1 || c->redo_tli >= w->tli)
+        return false;
+    PGconn *conn = pgconn_replication_to(cfg, w->host, w->port, PEERS_TIMEOUT_MS, why, sizeof(why));
+    if (!conn)
+        return false;
+    int found = peers_timeline_switch(conn, w->tli, c->redo_tli, &switch_lsn, why, sizeof(why));
+    PQfinish(conn);
+    if (found != 1 || switch_lsn <= c->checkpoint)
+        return false;
+    log_info("peers",
+             "this node was shut down cleanly at %X/%X, before the primary's history left "
+             "timeline %" PRIu32 " at %X/%X: it follows without a rewind (nothing of its own is "
+             "lost)",
+             (unsigned)(c->checkpoint >> 32), (unsigned)c->checkpoint, c->redo_tli,
+             (unsigned)(switch_lsn >> 32), (unsigned)switch_lsn);
+    return true;
+}
+
 /* The answer for a node that would be a primary: rejoin a newer primary,
  * clone one into an empty PGDATA, or refuse to be a second writable one. */
 static int resolve_primary(struct config *cfg, struct datadir_facts *facts,
@@ -143,6 +175,7 @@ static int resolve_primary(struct config *cfg, struct datadir_facts *facts,
                  "starting as a second primary",
                  d->writable, w->tli, tli);
         facts->diverged = true;
+        facts->rewind_not_needed = follows_without_rewind(cfg, facts, w);
     } else {
         log_warn("peers",
                  "PGDATA \"%s\" is %s; the peer %s is the writable primary: this node "
@@ -178,6 +211,7 @@ static int resolve_replica(struct config *cfg, struct datadir_facts *facts,
                  "%" PRIu32 ": rewinding it from there (pg_rewind), then starting it as a standby",
                  cfg->pgdata, datadir_state_name(state), tli, d->writable, w->tli);
         facts->diverged = true;
+        facts->rewind_not_needed = follows_without_rewind(cfg, facts, w);
         d->rejoin = true;
     }
     return 0;

@@ -315,7 +315,8 @@ static int rejoin(const struct config *cfg, const struct datadir_facts *facts, c
 {
     if (ensure_slot_on_primary(cfg, slot) < 0)
         return -1;
-    enum rewind_result r = rewind_run(cfg, &facts->pg_control, slot, env);
+    enum rewind_result r =
+        rewind_run(cfg, &facts->pg_control, !facts->rewind_not_needed, slot, env);
     if (r != REWIND_IMPOSSIBLE)
         return r == REWIND_DONE ? 0 : -1;
     if (cfg->reseed == RESEED_NEVER) {

@@ -215,11 +215,20 @@ static void log_discarded(const struct config *cfg, const struct pg_control *bef
 }
 
 enum rewind_result rewind_run(const struct config *cfg, const struct pg_control *before,
-                              const char *slot, char *const env[])
+                              bool needed, const char *slot, char *const env[])
 {
     char marker[PATH_MAX];
     struct rewind_output o;
     struct step s;
+
+    if (!needed) {
+        if (rewind_finish(cfg, slot) < 0)
+            return REWIND_FAILED;
+        memset(&o, 0, sizeof(o));
+        o.nothing_to_do = true;
+        log_discarded(cfg, before, &o);
+        return REWIND_DONE;
+    }
 
     if (remove_stale_pid_file(cfg->pgdata) < 0)
         return REWIND_FAILED;

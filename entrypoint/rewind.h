@@ -10,6 +10,8 @@
 #include "config.h"
 #include "control.h"
 
+#include <stdbool.h>
+
 /* What rewind_run did. */
 enum rewind_result {
     REWIND_DONE = 0,       /* rewound (or nothing to rewind); the settings are written */
@@ -20,10 +22,11 @@ enum rewind_result {
 /* Rewinds PGDATA from cfg->primary_host:port. before is pg_control as the
  * start found it (the discarded range in the log ends at its checkpoint).
  * Under POSTGRES_RESEED=never a dry run comes first, so that a refusal
- * leaves PGDATA as it was. slot: the standby's primary_slot_name (may be
+ * leaves PGDATA as it was. needed false (failover.c found a clean
+ * switchover): no pg_rewind, only the settings. slot: the standby's primary_slot_name (may be
  * NULL). */
 enum rewind_result rewind_run(const struct config *cfg, const struct pg_control *before,
-                              const char *slot, char *const env[]);
+                              bool needed, const char *slot, char *const env[]);
 
 /* What a rewound node needs before postgres starts, also on a start after
  * a kill that came between pg_rewind's end and these: the promotion record

@@ -12,7 +12,9 @@
 
 # node_launch ID NETNS ADDR PORT PGDATA [VAR=VALUE...]: a node with the
 # replication password and wal_log_hints; its role comes from the variables
-# (POSTGRES_PRIMARY_HOST: a replica).
+# (POSTGRES_PRIMARY_HOST: a replica). NODE_ARGS: more server arguments
+# (they come last, so they win).
+NODE_ARGS=()
 node_launch()
 {
     local id=$1 ns=$2 addr=$3 port=$4 data=$5
@@ -22,7 +24,8 @@ node_launch()
     mkdir -p "$WORK/sock-$id" && chmod 1777 "$WORK/sock-$id"
     launch "$id" "$ns" PGDATA="$data" POSTGRES_PASSWORD="$SUPERPW" \
         POSTGRES_REPLICATION_PASSWORD="$REPLPW" HOSTNAME="$id" "$@" -- \
-        postgres -p "$port" -k "$WORK/sock-$id" -c listen_addresses="$addr" -c wal_log_hints=on
+        postgres -p "$port" -k "$WORK/sock-$id" -c listen_addresses="$addr" -c wal_log_hints=on \
+        "${NODE_ARGS[@]}"
 }
 
 # rewind_prereqs ID: what "prereq" adds at initdb, done by hand on a primary.
