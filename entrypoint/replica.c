@@ -383,7 +383,8 @@ static int start_or_clone(const struct flow_ctx *c)
             /* pg_rewind finished on an earlier start, which ended before this */
             log_info("data", "PGDATA \"%s\" is %s: writing them now", cfg->pgdata,
                      datadir_state_name(state));
-            if (rewind_finish(cfg, slot) < 0)
+            /* its recovery settings are the source's copy: not its slot */
+            if (ensure_slot_on_primary(cfg, cfg->slot) < 0 || rewind_finish(cfg, cfg->slot) < 0)
                 return -1;
             break;
         }

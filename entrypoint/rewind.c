@@ -7,6 +7,7 @@
 #include "log.h"
 #include "passfd.h"
 #include "pgconf.h"
+#include "pgconn.h"
 #include "proc.h"
 #include "promoted.h"
 #include "status.h"
@@ -27,6 +28,7 @@ struct rewind_output {
     char diverged[32]; /* "servers diverged at WAL location X on timeline N" */
     unsigned diverged_tli;
     bool nothing_to_do; /* "no rewind required" */
+    bool same_timeline; /* "source and target cluster are on the same timeline" */
 };
 
 static void log_line(char *line, void *arg)
@@ -45,6 +47,8 @@ static void log_line(char *line, void *arg)
     }
     if (strstr(text, "no rewind required"))
         o->nothing_to_do = true;
+    if (strstr(text, "are on the same timeline"))
+        o->same_timeline = true;
     /* an error here is the reason for the re-seed that follows, not the end */
     log_msg(strncmp(text, "error", 5) == 0 || strncmp(text, "fatal", 5) == 0 ? LOG_WARN : LOG_INFO,
             "rewind", "pg_rewind: %s", text);
@@ -103,6 +107,96 @@ static int run_pg_rewind(const struct config *cfg, bool dry_run, char *const env
 out:
     close(passfd);
     free(child_env);
+    return rc;
+}
+
+/* How long a rewind waits for a just promoted primary's first checkpoint
+ * on its new timeline (a spread one after pg_ctl promote can take minutes;
+ * `pg-entrypoint promote` makes an immediate one). */
+#define SOURCE_CHECKPOINT_WAIT_S 600
+
+/* The timeline in the source's pg_control (checkPointCopy.ThisTimeLineID),
+ * read as pg_rewind reads it: pg_read_binary_file('global/pg_control') as
+ * the replication user, database postgres. 0 when it cannot be read. */
+static uint32_t source_control_tli(PGconn *conn)
+{
+    struct pg_control c;
+    uint32_t tli = 0;
+    PGresult *res = PQexecParams(conn, "SELECT pg_catalog.pg_read_binary_file('global/pg_control')",
+                                 0, NULL, NULL, NULL, NULL, 1);
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+        control_parse((const unsigned char *)PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+                      &c) == PG_CONTROL_OK)
+        tli = c.redo_tli;
+    PQclear(res);
+    return tli;
+}
+
+/* pg_rewind takes the source's timeline from its pg_control, which a
+ * promoted server updates only at its first checkpoint after the promotion;
+ * before that, pg_rewind says "source and target cluster are on the same
+ * timeline ... no rewind required" and leaves the divergent WAL in place
+ * (seen here on 15). So: wait until the source's pg_control has the
+ * timeline it streams on (IDENTIFY_SYSTEM). 0 when it does, 1 when it
+ * cannot be asked or does not within the wait, -1 on a stop signal. */
+static int wait_source_checkpoint(const struct config *cfg)
+{
+    char port[16], why[512];
+    struct identity id;
+    double start = mono_now(), last_log = 0;
+
+    PGconn *repl = pgconn_replication(cfg, 10000, why, sizeof(why));
+    if (!repl || pgconn_identify(repl, &id, why, sizeof(why)) < 0) {
+        log_warn("rewind", "could not ask the primary at %s:%d for its timeline: %s",
+                 cfg->primary_host, cfg->primary_port, why);
+        PQfinish(repl);
+        return proc_stop_signal() ? -1 : 1;
+    }
+    PQfinish(repl);
+    snprintf(port, sizeof(port), "%d", cfg->primary_port);
+    const char *keys[] = {"host", "port", "user", "password", "dbname", "application_name", NULL};
+    const char *vals[] = {cfg->primary_host, port, cfg->repl_user, cfg->repl_password, "postgres",
+                          "pg-entrypoint",   NULL};
+    PGconn *conn = pgconn_open(keys, vals, 10000, why, sizeof(why));
+    if (!conn) {
+        log_warn("rewind",
+                 "could not connect to the database postgres at %s:%d as \"%s\" (pg_rewind "
+                 "needs that): %s",
+                 cfg->primary_host, cfg->primary_port, cfg->repl_user, why);
+        return proc_stop_signal() ? -1 : 1;
+    }
+    int rc = 1;
+    for (;;) {
+        uint32_t tli = source_control_tli(conn);
+        if (tli == id.tli) {
+            rc = 0;
+            break;
+        }
+        double waited = mono_now() - start;
+        if (tli == 0 || waited >= SOURCE_CHECKPOINT_WAIT_S) {
+            log_warn("rewind",
+                     "the pg_control of the primary at %s:%d %s timeline %" PRIu32 " after %.0f s: "
+                     "%s",
+                     cfg->primary_host, cfg->primary_port,
+                     tli == 0 ? "could not be read to check" : "still does not have its", id.tli,
+                     waited, tli == 0 ? PQerrorMessage(conn) : "no checkpoint since its promotion");
+            break;
+        }
+        if (waited - last_log >= 5 || last_log == 0) {
+            log_info("rewind",
+                     "waiting for the primary's first checkpoint on timeline %" PRIu32
+                     " (its pg_control still says %" PRIu32
+                     "; pg_rewind reads the timeline there); hint: run CHECKPOINT on it",
+                     id.tli, tli);
+            last_log = waited > 0 ? waited : 0.001;
+        }
+        if (proc_sleep_ms(200) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    PQfinish(conn);
     return rc;
 }
 
@@ -232,6 +326,9 @@ enum rewind_result rewind_run(const struct config *cfg, const struct pg_control 
 
     if (remove_stale_pid_file(cfg->pgdata) < 0)
         return REWIND_FAILED;
+    int ready = wait_source_checkpoint(cfg);
+    if (ready != 0)
+        return ready < 0 ? REWIND_FAILED : REWIND_IMPOSSIBLE;
     if (cfg->reseed == RESEED_NEVER) {
         /* under never a refusal must leave PGDATA as it was: ask first */
         step_begin(&s, "rewind", "pg_rewind --dry-run from %s:%d (POSTGRES_RESEED=never)",
@@ -248,6 +345,15 @@ enum rewind_result rewind_run(const struct config *cfg, const struct pg_control 
                cfg->primary_host, cfg->primary_port);
     step_begin(&s, "rewind", "pg_rewind from %s:%d", cfg->primary_host, cfg->primary_port);
     int rc = run_pg_rewind(cfg, false, env, &o);
+    bool was_primary = before->state == 1 || before->state == 4 || before->state == 6;
+    if (rc == 0 && o.same_timeline && was_primary) {
+        /* failover.c found the primary on a newer timeline than this old
+         * primary's: "same timeline" means pg_rewind read an old one, and
+         * did nothing (a standby's own timeline may be the new one) */
+        log_warn("rewind", "pg_rewind saw the primary on this node's timeline, which it has left: "
+                           "its answer cannot be trusted");
+        rc = 1;
+    }
     if (rc != 0) {
         step_end(&s, -1);
         return rc < 0 ? REWIND_FAILED : REWIND_IMPOSSIBLE;

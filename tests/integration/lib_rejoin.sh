@@ -37,8 +37,12 @@ rewind_prereqs()
         pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) to replicator"
 }
 
-# promote_node ID: what `pg-entrypoint promote` does, by hand: the record
-# (promoted.c's format), durable, before pg_promote; then wait for writes.
+# promote_node ID DATA: what `pg-entrypoint promote` does, by hand: the
+# record (promoted.c's format), durable, before pg_promote; then wait for
+# writes. PROMOTE_CHECKPOINT=1: then CHECKPOINT, so that pg_control has the
+# new timeline (pg_rewind reads it there); without it, the rejoin waits for
+# the first checkpoint after the promotion (as after a bare pg_ctl promote).
+PROMOTE_CHECKPOINT=
 promote_node()
 {
     local id=$1 data=$2 sysid tli
@@ -51,6 +55,7 @@ promote_node()
     sync "$data/pg-entrypoint-promoted"
     [ "$(q "$id" "select pg_promote(true, 60)")" = t ] || fail "pg_promote on $id failed"
     poll 60 "$id accepts writes after the promotion" q_is "$id" "select pg_is_in_recovery()" f
+    [ -z "$PROMOTE_CHECKPOINT" ] || q "$id" checkpoint
 }
 
 # writable ID: the server answers and is not in recovery.
