@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static bool has_file(const char *dir, const char *name, bool nonempty)
@@ -76,7 +77,8 @@ int datadir_inspect(const char *pgdata, struct datadir_facts *f)
     f->has_other_entries = rc == FS_WALK_STOP;
 
     f->has_marker = has_file(pgdata, DATADIR_CLONE_MARKER, false);
-    f->has_rewind_marker = has_file(pgdata, DATADIR_REWIND_MARKER, false);
+    f->has_rewind_marker = has_file(pgdata, DATADIR_REWIND_MARKER, false) ||
+                           getxattr(pgdata, DATADIR_REWIND_XATTR, NULL, 0) >= 0;
     f->has_init_marker = has_file(pgdata, DATADIR_INIT_MARKER, false) ||
                          has_file(pgdata, DATADIR_INIT_MARKER_OLD, false);
     f->has_pg_version = has_file(pgdata, "PG_VERSION", true);
@@ -178,6 +180,38 @@ enum replica_action datadir_rejoin_action(const struct datadir_facts *facts,
         return REPLICA_REWIND;
     return datadir_replica_action(state, facts->pg_control.system_identifier, primary_sysid,
                                   reseed);
+}
+
+int datadir_rewind_mark(const char *pgdata)
+{
+    char path[PATH_MAX];
+
+    if (setxattr(pgdata, DATADIR_REWIND_XATTR, "1", 1, 0) < 0) {
+        int err = errno;
+        log_error(log_step("rewind"), "could not mark \"%s\" (extended attribute %s): %s", pgdata,
+                  DATADIR_REWIND_XATTR, strerror(err));
+        errno = err;
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/%s", pgdata, DATADIR_REWIND_MARKER);
+    return fs_write_atomic(path, "rewind in progress\n", 19, 0600);
+}
+
+int datadir_rewind_unmark(const char *pgdata)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/%s", pgdata, DATADIR_REWIND_MARKER);
+    if (unlink(path) < 0 && errno != ENOENT) {
+        log_error(log_step("rewind"), "could not remove \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    if (removexattr(pgdata, DATADIR_REWIND_XATTR) < 0 && errno != ENODATA && errno != ENOTSUP) {
+        log_error(log_step("rewind"), "could not remove the extended attribute %s of \"%s\": %s",
+                  DATADIR_REWIND_XATTR, pgdata, strerror(errno));
+        return -1;
+    }
+    return fs_fsync_path(pgdata);
 }
 
 #define SOCKET_DIR "/var/run/postgresql"

@@ -18,11 +18,14 @@
  * lost+found and our marker) may not be. */
 #define DATADIR_CLONE_STAGING ".pg-entrypoint-clone"
 
-/* Written before pg_rewind runs (rewind.c). pg_rewind removes the files
- * only the target has after everything else, in reverse path order, so this
- * dotted name goes last of all (docs/design.md, "Facts checked here"): a
- * start that finds it knows the rewind was interrupted, and re-seeds. */
+/* Written before pg_rewind runs (rewind.c), as a file and as an extended
+ * attribute of the PGDATA directory itself. pg_rewind removes the file
+ * (every file only the target has goes) before it writes the data it
+ * fetched and pg_control (docs/design.md, "Facts checked here"); the
+ * attribute it never touches. A start that finds either knows the rewind
+ * was interrupted, and re-seeds. */
 #define DATADIR_REWIND_MARKER ".pg-entrypoint-rewind-in-progress"
+#define DATADIR_REWIND_XATTR "user.pg-entrypoint.rewind-in-progress"
 
 /* pg_control's DBState after pg_rewind: DB_IN_ARCHIVE_RECOVERY. */
 #define DATADIR_DB_IN_ARCHIVE_RECOVERY 5
@@ -93,6 +96,12 @@ enum replica_action datadir_replica_action(enum datadir_state state, uint64_t lo
 enum replica_action datadir_rejoin_action(const struct datadir_facts *facts,
                                           enum datadir_state state, uint64_t primary_sysid,
                                           enum reseed reseed);
+
+/* The rewind marker, file and attribute, durable; unmark removes both
+ * (none is no error). Logged on failure; mark fails with errno ENOTSUP
+ * when the file system keeps no user attributes. */
+int datadir_rewind_mark(const char *pgdata);
+int datadir_rewind_unmark(const char *pgdata);
 
 /* Creates PGDATA (and the WAL directory and socket directory) and makes them
  * the server user's, PGDATA with mode 0700. Started as root, a tree owned by

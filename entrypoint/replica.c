@@ -262,9 +262,12 @@ static int clone_from_primary(const struct config *cfg, enum replica_action acti
         rc = check_backup(staging);
     if (rc == 0)
         rc = fs_move_contents(staging, cfg->pgdata);
-    /* a copy of a promoted primary holds its promotion record */
+    /* a copy of a promoted primary holds its promotion record; a re-seed
+     * after an interrupted rewind leaves its mark on PGDATA itself */
     if (rc == 0)
         rc = promoted_remove(cfg->pgdata);
+    if (rc == 0)
+        rc = datadir_rewind_unmark(cfg->pgdata);
     if (rc == 0)
         rc = pgconf_write_standby(cfg, cfg->pgdata, cfg->slot);
     if (rc == 0 && unlink(marker) < 0) {

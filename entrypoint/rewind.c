@@ -261,23 +261,11 @@ static int remove_stale_pid_file(const char *pgdata)
     return 0;
 }
 
-static int marker_path(const char *pgdata, char *path, size_t len)
-{
-    return snprintf(path, len, "%s/%s", pgdata, DATADIR_REWIND_MARKER) < (int)len ? 0 : -1;
-}
-
 int rewind_finish(const struct config *cfg, const char *slot)
 {
-    char marker[PATH_MAX];
-
     if (promoted_remove(cfg->pgdata) < 0 || pgconf_write_standby(cfg, cfg->pgdata, slot) < 0)
         return -1;
-    if (marker_path(cfg->pgdata, marker, sizeof(marker)) < 0 ||
-        (unlink(marker) < 0 && errno != ENOENT)) {
-        log_error("rewind", "could not remove \"%s\": %s", marker, strerror(errno));
-        return -1;
-    }
-    return fs_fsync_path(cfg->pgdata);
+    return datadir_rewind_unmark(cfg->pgdata);
 }
 
 static void log_discarded(const struct config *cfg, const struct pg_control *before,
@@ -311,7 +299,6 @@ static void log_discarded(const struct config *cfg, const struct pg_control *bef
 enum rewind_result rewind_run(const struct config *cfg, const struct pg_control *before,
                               bool needed, const char *slot, char *const env[])
 {
-    char marker[PATH_MAX];
     struct rewind_output o;
     struct step s;
 
@@ -338,9 +325,16 @@ enum rewind_result rewind_run(const struct config *cfg, const struct pg_control 
         if (dry != 0)
             return dry < 0 ? REWIND_FAILED : REWIND_IMPOSSIBLE;
     }
-    if (marker_path(cfg->pgdata, marker, sizeof(marker)) < 0 ||
-        fs_write_atomic(marker, "rewind in progress\n", 19, 0600) < 0)
-        return REWIND_FAILED;
+    if (datadir_rewind_mark(cfg->pgdata) < 0) {
+        if (errno != ENOTSUP)
+            return REWIND_FAILED;
+        /* without it, a kill during pg_rewind's copy could go unnoticed */
+        log_warn("rewind",
+                 "the file system of PGDATA \"%s\" keeps no extended attributes, which "
+                 "mark a rewind in progress durably: not rewinding",
+                 cfg->pgdata);
+        return REWIND_IMPOSSIBLE;
+    }
     status_set(cfg->status_file, "rewinding from the primary at %s:%d (pg_rewind)",
                cfg->primary_host, cfg->primary_port);
     step_begin(&s, "rewind", "pg_rewind from %s:%d", cfg->primary_host, cfg->primary_port);
