@@ -39,6 +39,10 @@ struct config {
     char *initdb_args;        /* POSTGRES_INITDB_ARGS, NULL when unset */
     char *initdb_waldir;      /* POSTGRES_INITDB_WALDIR, NULL when unset */
 
+    /* The role and the primary below may be changed once by failover.c
+     * (failover_resolve), after the data directory is classified and
+     * before the checks: a promotion record makes a primary, a writable
+     * peer on a newer timeline a replica of that peer. */
     char *primary_host;
     int primary_port;
     char *repl_user;
@@ -54,9 +58,9 @@ struct config {
     int max_wal_senders;
     unsigned wait_timeout_s; /* 0: wait for ever */
     enum reseed reseed;
+    int hba_extra_records;   /* how many lines of hba_extra are records (not blank or comments) */
     struct peer_addr *peers; /* POSTGRES_PEERS, in its order; NULL when unset */
     size_t npeers;
-    int hba_extra_records; /* how many lines of hba_extra are records (not blank or comments) */
     char role_source[160]; /* the setting that decided the role, for the log and plan */
 };
 

@@ -27,7 +27,7 @@ static bool is_self(const char *host, const char *hostname)
 {
     size_t n = hostname ? strlen(hostname) : 0;
 
-    return n > 0 && strncmp(host, hostname, n) == 0 && (host[n] == '\0' || host[n] == '.');
+    return n > 0 && host && strncmp(host, hostname, n) == 0 && (host[n] == '\0' || host[n] == '.');
 }
 
 /* One entry, [from, from + n): its host and port. */

@@ -197,7 +197,8 @@ static int resolve_replica(struct config *cfg, struct datadir_facts *facts,
 {
     uint32_t tli = facts->pg_control.redo_tli;
 
-    if (strcmp(w->host, cfg->primary_host) != 0 || w->port != cfg->primary_port) {
+    if (!cfg->primary_host || strcmp(w->host, cfg->primary_host) != 0 ||
+        w->port != cfg->primary_port) {
         log_info("peers",
                  "the writable primary is the peer %s, not POSTGRES_PRIMARY_HOST %s:%d: "
                  "this start uses %s",

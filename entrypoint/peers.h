@@ -18,13 +18,13 @@
 
 struct peer_state {
     const char *host; /* points into the configuration */
-    int port;
-    bool reached;
-    char why[256]; /* why it was not reached */
     uint64_t sysid;
+    uint64_t lsn; /* IDENTIFY_SYSTEM's position */
+    int port;
     uint32_t tli;
-    uint64_t lsn;  /* IDENTIFY_SYSTEM's position */
+    bool reached;
     bool writable; /* not in recovery (in_hot_standby is off) */
+    char why[256]; /* why it was not reached */
 };
 
 /* Asks extra_host:extra_port first (POSTGRES_PRIMARY_HOST; NULL for none),

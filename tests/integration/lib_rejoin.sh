@@ -1,34 +1,20 @@
 # Helpers for the rejoin tests (rejoin*.sh, faults.sh's rejoin points):
 # sourced after lib.sh, never run.
 #
+# Nodes start with lib.sh's launch_primary whatever their role: the role
+# comes from the variables (POSTGRES_PRIMARY_HOST: a replica).
+#
 # Until the "prereq" change lands (wal_log_hints=on in pg-entrypoint.conf
 # from initdb on, the pg_rewind grants to the replication role), the tests
 # set these up themselves, in a way that keeps working after it:
-#  - wal_log_hints=on on the command line and by ALTER SYSTEM (pg_rewind's
-#    single-user crash recovery of a killed target reads only the files);
+#  - wal_log_hints=on by ALTER SYSTEM, then a restart of the first primary,
+#    before it has a standby (postgresql.auto.conf goes with every copy);
 #  - the grants, as the superuser, on the first primary (they replicate);
 #  - no extra pg_hba line: `host all all all scram-sha-256` already lets
 #    the replication user reach the database postgres with its password.
 
-# node_launch ID NETNS ADDR PORT PGDATA [VAR=VALUE...]: a node with the
-# replication password and wal_log_hints; its role comes from the variables
-# (POSTGRES_PRIMARY_HOST: a replica). NODE_ARGS: more server arguments
-# (they come last, so they win).
-NODE_ARGS=()
-node_launch()
-{
-    local id=$1 ns=$2 addr=$3 port=$4 data=$5
-    shift 5
-    IADDR[$id]=$addr
-    IPORT[$id]=$port
-    mkdir -p "$WORK/sock-$id" && chmod 1777 "$WORK/sock-$id"
-    launch "$id" "$ns" PGDATA="$data" POSTGRES_PASSWORD="$SUPERPW" \
-        POSTGRES_REPLICATION_PASSWORD="$REPLPW" HOSTNAME="$id" "$@" -- \
-        postgres -p "$port" -k "$WORK/sock-$id" -c listen_addresses="$addr" -c wal_log_hints=on \
-        "${NODE_ARGS[@]}"
-}
-
-# rewind_prereqs ID: what "prereq" adds at initdb, done by hand on a primary.
+# rewind_prereqs ID: what "prereq" adds at initdb, done by hand on a
+# primary; restart it afterwards (wal_log_hints needs a restart).
 rewind_prereqs()
 {
     q "$1" "alter system set wal_log_hints = on"

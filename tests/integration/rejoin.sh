@@ -32,11 +32,14 @@ AS_REPLICA_OF_B=("$PEERS" POSTGRES_PRIMARY_HOST="$R_ADDR" POSTGRES_PRIMARY_PORT=
 both_writable() { writable a 2>/dev/null && writable b 2>/dev/null; }
 
 # ---- (1) -------------------------------------------------------------------------------
-node_launch a "$NS_P" "$P_ADDR" "$A_PORT" "$WORK/a" "${AS_PRIMARY[@]}"
+launch_primary a "$NS_P" "$P_ADDR" "$A_PORT" "$WORK/a" "${AS_PRIMARY[@]}"
 wait_ready a
 rewind_prereqs a
+stop a INT
+launch_primary a "$NS_P" "$P_ADDR" "$A_PORT" "$WORK/a" "${AS_PRIMARY[@]}"
+wait_ready a 60
 q a "create table t (id int primary key, v text); insert into t values (1, 'before')"
-node_launch b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "${AS_REPLICA_OF_A[@]}"
+launch_primary b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "${AS_REPLICA_OF_A[@]}"
 wait_ready b 60
 poll 30 "(1) the first row reaches b" q_is b "select v from t where id = 1" before
 net_cut "$NS_R"
@@ -50,7 +53,7 @@ promote_node b "$WORK/b"
 net_mend "$NS_R"
 q b "insert into t values (3, 'after the promotion')"
 stop b INT
-node_launch b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "${AS_REPLICA_OF_A[@]}"
+launch_primary b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "${AS_REPLICA_OF_A[@]}"
 wait_ready b 60
 assert_log_has "${ILOG[b]}" "the role is primary: PGDATA holds a promotion by pg-entrypoint promote at [0-9T:-]+Z" \
     "(2) b's start does not say why it is a primary"
@@ -58,7 +61,7 @@ writable b || fail "(2) b, restarted with its replica environment, is not a writ
 [ "$(tli_of b)" = 2 ] || fail "(2) b is on timeline $(tli_of b), want 2"
 
 # ---- (3) -------------------------------------------------------------------------------
-node_launch a "$NS_P" "$P_ADDR" "$A_PORT" "$WORK/a" "${AS_PRIMARY[@]}"
+launch_primary a "$NS_P" "$P_ADDR" "$A_PORT" "$WORK/a" "${AS_PRIMARY[@]}"
 # a must never accept writes while b does, not even for a moment
 ( for _ in $(seq 1 600); do
       if both_writable; then echo "both writable at $(date +%T.%N)" >"$WORK/split-brain"; fi
@@ -94,7 +97,7 @@ stop b KILL
 promote_node a "$WORK/a"
 net_mend "$NS_P"
 q a "insert into t values (6, 'a again')"
-node_launch b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "${AS_REPLICA_OF_A[@]}"
+launch_primary b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "${AS_REPLICA_OF_A[@]}"
 wait_ready b 120
 assert_log_has "${ILOG[b]}" "pg_rewind: servers diverged at WAL location" "(4) b did not rewind"
 assert_log_has "${ILOG[b]}" "discarded this node's WAL of timeline 2 from" "(4) no discarded range"
@@ -109,7 +112,7 @@ promote_node b "$WORK/b"
 stop b INT
 net_mend "$NS_R"
 before=$(snapshot "$WORK/b")
-node_launch b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "${AS_PRIMARY[@]}"
+launch_primary b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "${AS_PRIMARY[@]}"
 expect_exit b 60 1 "(5) a second writable primary"
 assert_log_has "${ILOG[b]}" "ERROR.*the peer $P_ADDR:$A_PORT is a writable primary of this system \([0-9]+\) on timeline 3, and PGDATA .* is on timeline 4 \(not older\): refusing to start a second writable primary; hint:" \
     "(5) the refusal does not say why"

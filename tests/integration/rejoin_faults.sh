@@ -42,7 +42,7 @@ rewind_by_hand()
         --source-server="host=${ADDROF[$NEW]} port=${PORTOF[$NEW]} user=replicator dbname=postgres"
 }
 
-start_node() { local id=$1; shift; node_launch "$id" "${NSOF[$id]}" "${ADDROF[$id]}" "${PORTOF[$id]}" "$WORK/$id" "$PEERS" "$@"; }
+start_node() { local id=$1; shift; launch_primary "$id" "${NSOF[$id]}" "${ADDROF[$id]}" "${PORTOF[$id]}" "$WORK/$id" "$PEERS" "$@"; }
 
 # wait_log ID REGEX SECONDS: until the instance's log has a matching line.
 wait_log()
@@ -59,6 +59,9 @@ wait_log()
 start_node a
 wait_ready a
 rewind_prereqs a
+stop a INT
+start_node a
+wait_ready a 60
 q a "create table big (id int primary key, pad text)"
 q a "insert into big select g, repeat(md5(g::text), 6) from generate_series(1, 80000) g"
 q a "create table marks (id serial primary key, note text not null)"

@@ -18,10 +18,10 @@ B_PORT=55947
 PEERS="POSTGRES_PEERS=$P_ADDR:$A_PORT,$R_ADDR:$B_PORT"
 
 # ---- (1) -------------------------------------------------------------------------------
-node_launch a "$NS_P" "$P_ADDR" "$A_PORT" "$WORK/a" "$PEERS"
+launch_primary a "$NS_P" "$P_ADDR" "$A_PORT" "$WORK/a" "$PEERS"
 wait_ready a
 q a "create table t (id int primary key, v text); insert into t values (1, 'first')"
-node_launch b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "$PEERS" POSTGRES_PRIMARY_HOST="$P_ADDR" \
+launch_primary b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "$PEERS" POSTGRES_PRIMARY_HOST="$P_ADDR" \
     POSTGRES_PRIMARY_PORT="$A_PORT"
 wait_ready b 60
 poll 30 "(1) the first row reaches b" q_is b "select v from t where id = 1" first
@@ -31,7 +31,7 @@ promote_node b "$WORK/b"
 q b "insert into t values (3, 'the first on b')"
 
 # ---- (2) -------------------------------------------------------------------------------
-node_launch a "$NS_P" "$P_ADDR" "$A_PORT" "$WORK/a" "$PEERS"
+launch_primary a "$NS_P" "$P_ADDR" "$A_PORT" "$WORK/a" "$PEERS"
 wait_ready a 120
 assert_log_has "${ILOG[a]}" "peer $R_ADDR:$B_PORT is a writable primary of this system on timeline 2, newer than this node's 1" \
     "(2) a did not find b"
@@ -49,7 +49,7 @@ writable b || fail "(2) b is not writable"
 
 # ---- (3) -------------------------------------------------------------------------------
 stop b INT
-node_launch b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "$PEERS" POSTGRES_ROLE=auto HOSTNAME=pg-1 \
+launch_primary b "$NS_R" "$R_ADDR" "$B_PORT" "$WORK/b" "$PEERS" POSTGRES_ROLE=auto HOSTNAME=pg-1 \
     POSTGRES_PRIMARY_HOST="$P_ADDR" POSTGRES_PRIMARY_PORT="$A_PORT"
 wait_ready b 60
 assert_log_has "${ILOG[b]}" "the role is primary: PGDATA holds a promotion by pg-entrypoint promote" \
