@@ -73,14 +73,13 @@ static int set_primary(struct config *cfg, const struct peer_state *p)
  * derived from its host name as a replica's is (config.c). */
 static int become_replica(struct config *cfg, const struct peer_state *p, const char *why)
 {
-    char host[256] = "", slot[64];
-    const char *h = getenv("HOSTNAME");
-
     if (set_primary(cfg, p) < 0)
         return -1;
     cfg->role = ROLE_REPLICA;
     snprintf(cfg->role_source, sizeof(cfg->role_source), "%s", why);
     if (!cfg->slot && !cfg->slot_explicit) {
+        char host[256] = "", slot[64];
+        const char *h = getenv("HOSTNAME");
         if (h && *h)
             snprintf(host, sizeof(host), "%s", h);
         else if (gethostname(host, sizeof(host) - 1) < 0)
