@@ -7,7 +7,9 @@
 #  (2) b is promoted (the record, then pg_promote), writes a row; restarted
 #      with its replica environment, it stays a primary (the record), and
 #      says why;
-#  (3) a starts with its primary environment: it asks its peers, finds b
+#  (3) `plan` for a says what a start would ask (no server contacted), and
+#      with --ask-primary what it would do (rewind from b); then a starts
+#      with its primary environment: it asks its peers, finds b
 #      writable on a newer timeline, rewinds from it (finishing its own crash
 #      recovery first), and is b's standby: it has b's rows, has lost its
 #      own divergent row, the log gives the discarded LSN range, the copied
@@ -19,7 +21,8 @@
 #      writable; b's next start refuses (exit 1, PGDATA untouched).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_rejoin.sh"
-it_setup 300
+source "$(dirname "$0")/lib_ops.sh"
+it_setup 350
 net_trio
 A_PORT=55940
 B_PORT=55941
@@ -61,6 +64,18 @@ writable b || fail "(2) b, restarted with its replica environment, is not a writ
 [ "$(tli_of b)" = 2 ] || fail "(2) b is on timeline $(tli_of b), want 2"
 
 # ---- (3) -------------------------------------------------------------------------------
+A_ENV=(PGDATA="$WORK/a" POSTGRES_PASSWORD="$SUPERPW" POSTGRES_REPLICATION_PASSWORD="$REPLPW" HOSTNAME=a "${AS_PRIMARY[@]}")
+run_bin "$NS_P" "${A_ENV[@]}" -- plan
+expect_rc 0 "(3) plan"
+out_has '^role: primary$' "(3) plan: the role before asking"
+out_has "^  [0-9]+\. ask the 2 peer\(s\) in POSTGRES_PEERS .*a writable primary of this system on a newer timeline makes this node its standby" \
+    "(3) plan: what a start asks"
+out_lacks 'pg_rewind --no-sync' "(3) plan without --ask-primary decided a rewind"
+run_bin "$NS_P" "${A_ENV[@]}" -- plan --ask-primary
+expect_rc 0 "(3) plan --ask-primary"
+out_has '^role: replica$' "(3) plan --ask-primary: the role"
+out_has "^role decided by: the writable peer $R_ADDR:$B_PORT on timeline 2 \(newer\)$" "(3) plan --ask-primary: why"
+out_has "^  [0-9]+\. pg_rewind --no-sync from $R_ADDR:$B_PORT as \"replicator\"" "(3) plan --ask-primary: the rewind"
 launch_primary a "$NS_P" "$P_ADDR" "$A_PORT" "$WORK/a" "${AS_PRIMARY[@]}"
 # a must never accept writes while b does, not even for a moment
 ( for _ in $(seq 1 600); do
