@@ -168,6 +168,9 @@ grep -q "Done!" "$WORK/pg_rewind.out" && fail "kill_after_marker_removal: pg_rew
 converge kill_after_marker_removal
 assert_log_has "${ILOG[$NEW]}" "rewind \(pg_rewind\) was interrupted; nothing in it is usable: wiping it" \
     "kill_after_marker_removal: the next start did not re-seed"
+# (without the mark on PGDATA, the copied record made it a primary first)
+assert_log_lacks "${ILOG[$NEW]}" "the role is primary: PGDATA holds a promotion" \
+    "kill_after_marker_removal: the promotion record copied by the interrupted pg_rewind counted"
 
 # ---- pg_rewind done, settings not written ---------------------------------------------
 diverge kill_after_rewind
