@@ -264,8 +264,12 @@ int failover_resolve(struct config *cfg, struct datadir_facts *facts, enum datad
         return 0;
     }
     peers_name(w->host, w->port, d->writable, sizeof(d->writable));
-    return as_primary ? resolve_primary(cfg, facts, state, w, d)
-                      : resolve_replica(cfg, facts, state, w, d);
+    int rc = as_primary ? resolve_primary(cfg, facts, state, w, d)
+                        : resolve_replica(cfg, facts, state, w, d);
+    if (rc == 0)
+        log_info("start", "role %s, decided by %s",
+                 cfg->role == ROLE_PRIMARY ? "primary" : "replica", cfg->role_source);
+    return rc;
 }
 
 void failover_plan(struct flow *f, const struct config *cfg, enum datadir_state state,

@@ -133,17 +133,10 @@ static int run_entrypoint(const char *const *args)
     /* The promotion record and the peers may change the role, once. */
     struct failover_decision fo;
     rc = failover_resolve(&cfg, &facts, state, true, &fo);
-    if (proc_stop_signal()) {
-        rc = stopped();
-        goto out;
-    }
     if (rc != 0) {
-        rc = rc < 0 ? EXIT_RUNTIME : rc;
+        rc = proc_stop_signal() ? stopped() : rc < 0 ? EXIT_RUNTIME : rc;
         goto out;
     }
-    if (fo.promoted || fo.rejoin || fo.writable[0])
-        log_info("start", "role %s, decided by %s",
-                 cfg.role == ROLE_PRIMARY ? "primary" : "replica", cfg.role_source);
 
     /* Nothing is touched before these checks pass. */
     rc = cfg.role == ROLE_PRIMARY ? primary_check(&cfg, &facts, state)
