@@ -313,6 +313,8 @@ enum rewind_result rewind_run(const struct config *cfg, const struct pg_control 
 
     if (remove_stale_pid_file(cfg->pgdata) < 0)
         return REWIND_FAILED;
+    status_set(cfg->status_file, "rewinding from the primary at %s:%d (pg_rewind)",
+               cfg->primary_host, cfg->primary_port);
     int ready = wait_source_checkpoint(cfg);
     if (ready != 0)
         return ready < 0 ? REWIND_FAILED : REWIND_IMPOSSIBLE;
@@ -335,8 +337,6 @@ enum rewind_result rewind_run(const struct config *cfg, const struct pg_control 
                  cfg->pgdata);
         return REWIND_IMPOSSIBLE;
     }
-    status_set(cfg->status_file, "rewinding from the primary at %s:%d (pg_rewind)",
-               cfg->primary_host, cfg->primary_port);
     step_begin(&s, "rewind", "pg_rewind from %s:%d", cfg->primary_host, cfg->primary_port);
     int rc = run_pg_rewind(cfg, false, env, &o);
     bool was_primary = before->state == 1 || before->state == 4 || before->state == 6;
