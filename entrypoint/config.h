@@ -39,6 +39,10 @@ struct config {
     char *initdb_args;        /* POSTGRES_INITDB_ARGS, NULL when unset */
     char *initdb_waldir;      /* POSTGRES_INITDB_WALDIR, NULL when unset */
 
+    /* The role and the primary below may be changed once by failover.c
+     * (failover_resolve), after the data directory is classified and
+     * before the checks: a promotion record makes a primary, a writable
+     * peer on a newer timeline a replica of that peer. */
     char *primary_host;
     int primary_port;
     char *repl_user;

@@ -24,8 +24,9 @@ struct control_layout {
     size_t state;
     size_t data_checksum_version;
     size_t crc;
-    size_t redo;     /* checkPointCopy.redo: where recovery starts reading WAL */
-    size_t redo_tli; /* checkPointCopy.ThisTimeLineID */
+    size_t checkpoint; /* checkPoint: the last checkpoint record's location */
+    size_t redo;       /* checkPointCopy.redo: where recovery starts reading WAL */
+    size_t redo_tli;   /* checkPointCopy.ThisTimeLineID */
 };
 
 /* Each row was checked against a real initdb's file (tests/unit/fixtures).
@@ -34,9 +35,9 @@ struct control_layout {
  * data_checksum_version, which moves the 32-byte mock authentication nonce
  * by one byte and the CRC (4-aligned) by four. */
 static const struct control_layout layouts[] = {
-    {1300, 0, 16, 252, 288, 40, 48}, /* PostgreSQL 15 and 16 */
-    {1700, 0, 16, 252, 288, 40, 48}, /* PostgreSQL 17 */
-    {1800, 0, 16, 252, 292, 40, 48}, /* PostgreSQL 18 */
+    {1300, 0, 16, 252, 288, 32, 40, 48}, /* PostgreSQL 15 and 16 */
+    {1700, 0, 16, 252, 288, 32, 40, 48}, /* PostgreSQL 17 */
+    {1800, 0, 16, 252, 292, 32, 40, 48}, /* PostgreSQL 18 */
 };
 
 static const struct control_layout *layout_of(uint32_t version)
@@ -80,6 +81,7 @@ enum pg_control_status control_parse(const unsigned char *buf, size_t len, struc
         return PG_CONTROL_CORRUPT;
     memcpy(&out->system_identifier, buf + l->system_identifier, sizeof(out->system_identifier));
     memcpy(&out->state, buf + l->state, sizeof(out->state));
+    memcpy(&out->checkpoint, buf + l->checkpoint, sizeof(out->checkpoint));
     memcpy(&out->redo, buf + l->redo, sizeof(out->redo));
     memcpy(&out->redo_tli, buf + l->redo_tli, sizeof(out->redo_tli));
     memcpy(&out->data_checksum_version, buf + l->data_checksum_version,

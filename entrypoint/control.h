@@ -15,6 +15,7 @@ struct pg_control {
     uint32_t version; /* pg_control version: 1300 (15, 16), 1700 (17), 1800 (18) */
     int32_t state;    /* DBState: 1 shut down, 2 shut down in recovery, 6 in production, ... */
     uint32_t data_checksum_version; /* 0: no data checksums */
+    uint64_t checkpoint;            /* the last checkpoint record's own location (checkPoint) */
     uint64_t redo;                  /* the last checkpoint's (or restartpoint's) REDO location */
     uint32_t redo_tli;              /* its timeline */
 };

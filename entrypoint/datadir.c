@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static bool has_file(const char *dir, const char *name, bool nonempty)
@@ -76,6 +77,8 @@ int datadir_inspect(const char *pgdata, struct datadir_facts *f)
     f->has_other_entries = rc == FS_WALK_STOP;
 
     f->has_marker = has_file(pgdata, DATADIR_CLONE_MARKER, false);
+    f->has_rewind_marker = has_file(pgdata, DATADIR_REWIND_MARKER, false) ||
+                           getxattr(pgdata, DATADIR_REWIND_XATTR, NULL, 0) >= 0;
     f->has_init_marker = has_file(pgdata, DATADIR_INIT_MARKER, false) ||
                          has_file(pgdata, DATADIR_INIT_MARKER_OLD, false);
     f->has_pg_version = has_file(pgdata, "PG_VERSION", true);
@@ -96,6 +99,8 @@ enum datadir_state datadir_classify(const struct datadir_facts *f)
         return DATADIR_NOT_A_DIRECTORY;
     if (f->has_marker)
         return DATADIR_CLONE_INTERRUPTED;
+    if (f->has_rewind_marker)
+        return DATADIR_REWIND_INTERRUPTED;
     if (!f->has_other_entries)
         return DATADIR_EMPTY;
     if (!f->has_pg_version)
@@ -106,6 +111,11 @@ enum datadir_state datadir_classify(const struct datadir_facts *f)
         return DATADIR_CONTROL_BROKEN;
     if (f->has_standby_signal)
         return DATADIR_STANDBY;
+    /* pg_rewind leaves pg_control "in archive recovery" and the source's
+     * files (no standby.signal when the source is a primary, and a copy of
+     * its promotion record): not a primary's data, whatever it looks like. */
+    if (!f->has_recovery_signal && f->pg_control.state == DATADIR_DB_IN_ARCHIVE_RECOVERY)
+        return DATADIR_REWOUND;
     return DATADIR_CLUSTER;
 }
 
@@ -118,6 +128,10 @@ const char *datadir_state_name(enum datadir_state state)
         return "an interrupted clone";
     case DATADIR_STANDBY:
         return "a standby";
+    case DATADIR_REWIND_INTERRUPTED:
+        return "a cluster whose rewind (pg_rewind) was interrupted";
+    case DATADIR_REWOUND:
+        return "a rewound cluster whose standby settings are not written yet";
     case DATADIR_CLUSTER:
         return "a cluster that is not a standby";
     case DATADIR_INIT_INCOMPLETE:
@@ -144,6 +158,10 @@ enum replica_action datadir_replica_action(enum datadir_state state, uint64_t lo
         return REPLICA_CLONE;
     case DATADIR_CLONE_INTERRUPTED:
         return REPLICA_RECLONE;
+    case DATADIR_REWIND_INTERRUPTED:
+        return reseed == RESEED_NEVER ? REPLICA_REFUSE : REPLICA_RECLONE;
+    case DATADIR_REWOUND:
+        return REPLICA_START;
     case DATADIR_STANDBY:
         if (primary_sysid == 0 || primary_sysid == local_sysid)
             return REPLICA_START;
@@ -151,6 +169,49 @@ enum replica_action datadir_replica_action(enum datadir_state state, uint64_t lo
     default:
         return REPLICA_REFUSE;
     }
+}
+
+enum replica_action datadir_rejoin_action(const struct datadir_facts *facts,
+                                          enum datadir_state state, uint64_t primary_sysid,
+                                          enum reseed reseed)
+{
+    if (facts->diverged && reseed != RESEED_FORCE &&
+        (state == DATADIR_CLUSTER || state == DATADIR_STANDBY))
+        return REPLICA_REWIND;
+    return datadir_replica_action(state, facts->pg_control.system_identifier, primary_sysid,
+                                  reseed);
+}
+
+int datadir_rewind_mark(const char *pgdata)
+{
+    char path[PATH_MAX];
+
+    if (setxattr(pgdata, DATADIR_REWIND_XATTR, "1", 1, 0) < 0) {
+        int err = errno;
+        log_error(log_step("rewind"), "could not mark \"%s\" (extended attribute %s): %s", pgdata,
+                  DATADIR_REWIND_XATTR, strerror(err));
+        errno = err;
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/%s", pgdata, DATADIR_REWIND_MARKER);
+    return fs_write_atomic(path, "rewind in progress\n", 19, 0600);
+}
+
+int datadir_rewind_unmark(const char *pgdata)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/%s", pgdata, DATADIR_REWIND_MARKER);
+    if (unlink(path) < 0 && errno != ENOENT) {
+        log_error(log_step("rewind"), "could not remove \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    if (removexattr(pgdata, DATADIR_REWIND_XATTR) < 0 && errno != ENODATA && errno != ENOTSUP) {
+        log_error(log_step("rewind"), "could not remove the extended attribute %s of \"%s\": %s",
+                  DATADIR_REWIND_XATTR, pgdata, strerror(errno));
+        return -1;
+    }
+    return fs_fsync_path(pgdata);
 }
 
 #define SOCKET_DIR "/var/run/postgresql"

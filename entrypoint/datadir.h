@@ -18,6 +18,18 @@
  * lost+found and our marker) may not be. */
 #define DATADIR_CLONE_STAGING ".pg-entrypoint-clone"
 
+/* Written before pg_rewind runs (rewind.c), as a file and as an extended
+ * attribute of the PGDATA directory itself. pg_rewind removes the file
+ * (every file only the target has goes) before it writes the data it
+ * fetched and pg_control (docs/design.md, "Facts checked here"); the
+ * attribute it never touches. A start that finds either knows the rewind
+ * was interrupted, and re-seeds. */
+#define DATADIR_REWIND_MARKER ".pg-entrypoint-rewind-in-progress"
+#define DATADIR_REWIND_XATTR "user.pg-entrypoint.rewind-in-progress"
+
+/* pg_control's DBState after pg_rewind: DB_IN_ARCHIVE_RECOVERY. */
+#define DATADIR_DB_IN_ARCHIVE_RECOVERY 5
+
 /* Written right after initdb, removed once initialisation (settings, roles,
  * init scripts) is complete: a cluster that still has it was left half made.
  * Not a dotfile: init scripts empty PGDATA with `rm -rf "$PGDATA"/ *` and
@@ -31,6 +43,7 @@ struct datadir_facts {
     bool exists;
     bool is_dir;
     bool has_marker;
+    bool has_rewind_marker;
     bool has_init_marker;
     bool has_pg_version;
     int pg_version_major; /* PG_VERSION's major (10 and later), 0 when none or unreadable */
@@ -39,15 +52,24 @@ struct datadir_facts {
     bool has_other_entries; /* anything but dotfiles and lost+found */
     enum pg_control_status control;
     struct pg_control pg_control;
+    /* Not read from disk: set by failover_resolve when a writable primary
+     * of this system is on a newer timeline (this node must rewind). */
+    bool diverged;
+    /* Also set by failover_resolve: this node was shut down cleanly before
+     * the primary's timeline branched off from its own, so it can follow
+     * without pg_rewind (a clean switchover). */
+    bool rewind_not_needed;
 };
 
 enum datadir_state {
     DATADIR_EMPTY,
     DATADIR_CLONE_INTERRUPTED,
     DATADIR_STANDBY,
-    DATADIR_CLUSTER,         /* a cluster without standby.signal: a primary's data */
-    DATADIR_INIT_INCOMPLETE, /* initialisation stopped half way (an init script failed) */
-    DATADIR_CONTROL_BROKEN,  /* PG_VERSION present, pg_control missing or corrupt */
+    DATADIR_REWIND_INTERRUPTED, /* the rewind marker: pg_rewind did not finish */
+    DATADIR_REWOUND,            /* pg_rewind finished, the standby settings were not written yet */
+    DATADIR_CLUSTER,            /* a cluster without standby.signal: a primary's data */
+    DATADIR_INIT_INCOMPLETE,    /* initialisation stopped half way (an init script failed) */
+    DATADIR_CONTROL_BROKEN,     /* PG_VERSION present, pg_control missing or corrupt */
     DATADIR_NOT_A_CLUSTER,
     DATADIR_NOT_A_DIRECTORY,
 };
@@ -57,6 +79,7 @@ enum replica_action {
     REPLICA_CLONE,   /* nothing to wipe */
     REPLICA_RECLONE, /* wipe, then clone */
     REPLICA_REFUSE,
+    REPLICA_REWIND, /* pg_rewind from the primary, then start as a standby */
 };
 
 int datadir_inspect(const char *pgdata, struct datadir_facts *facts);
@@ -66,6 +89,19 @@ const char *datadir_state_name(enum datadir_state state);
 /* primary_sysid is 0 when the primary could not be asked. */
 enum replica_action datadir_replica_action(enum datadir_state state, uint64_t local_sysid,
                                            uint64_t primary_sysid, enum reseed reseed);
+
+/* datadir_replica_action, except that a cluster or standby failover_resolve
+ * found diverged (facts->diverged) is rewound rather than refused or
+ * started; POSTGRES_RESEED=force still wipes and clones. */
+enum replica_action datadir_rejoin_action(const struct datadir_facts *facts,
+                                          enum datadir_state state, uint64_t primary_sysid,
+                                          enum reseed reseed);
+
+/* The rewind marker, file and attribute, durable; unmark removes both
+ * (none is no error). Logged on failure; mark fails with errno ENOTSUP
+ * when the file system keeps no user attributes. */
+int datadir_rewind_mark(const char *pgdata);
+int datadir_rewind_unmark(const char *pgdata);
 
 /* Creates PGDATA (and the WAL directory and socket directory) and makes them
  * the server user's, PGDATA with mode 0700. Started as root, a tree owned by

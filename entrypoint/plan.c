@@ -3,6 +3,7 @@
 #include "config.h"
 #include "config_bitnami.h"
 #include "datadir.h"
+#include "failover.h"
 #include "flow.h"
 #include "log.h"
 #include "primary.h"
@@ -33,6 +34,14 @@ int plan_main(char **envp, bool ask_primary)
         return EXIT_RUNTIME;
     }
     enum datadir_state state = datadir_classify(&facts);
+    /* the same decision as a start; the peers are asked only with
+     * --ask-primary (read only), otherwise plan says what a start asks */
+    struct failover_decision fo;
+    int decided = failover_resolve(&cfg, &facts, state, ask_primary, &fo);
+    if (decided != 0) {
+        config_free(&cfg);
+        return decided < 0 ? EXIT_RUNTIME : decided;
+    }
     printf("role: %s\n", cfg.role == ROLE_PRIMARY ? "primary" : "replica");
     printf("role decided by: %s\n", cfg.role_source);
     printf("PGDATA: %s (%s)\n", cfg.pgdata, datadir_state_name(state));
@@ -45,6 +54,7 @@ int plan_main(char **envp, bool ask_primary)
             .cfg = &cfg, .facts = &facts, .state = state, .ask_primary = ask_primary};
         printf("steps:\n");
         flow_init(&flow);
+        failover_plan(&flow, &cfg, state, &fo);
         if (geteuid() == 0)
             flow_add(&flow, "directories", NULL,
                      "create PGDATA if missing, make it postgres's with mode 0700, drop root");

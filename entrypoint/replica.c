@@ -5,10 +5,14 @@
 #include "fsutil.h"
 #include "initdb_d.h"
 #include "layout.h"
+#include "lines.h"
 #include "log.h"
+#include "passfd.h"
 #include "pgconf.h"
 #include "pgconn.h"
 #include "proc.h"
+#include "promoted.h"
+#include "rewind.h"
 #include "slots.h"
 #include "status.h"
 
@@ -61,6 +65,12 @@ static void explain_refusal(const struct config *cfg, enum datadir_state state, 
                   ", but the primary runs system %" PRIu64
                   " and POSTGRES_RESEED=never; hint: set POSTGRES_RESEED=auto to re-clone it",
                   cfg->pgdata, local, primary);
+    else if (state == DATADIR_REWIND_INTERRUPTED)
+        log_error("data",
+                  "PGDATA \"%s\" holds a rewind (pg_rewind) that was interrupted: its files are "
+                  "half the primary's, half its own, and POSTGRES_RESEED=never; refusing to touch "
+                  "it; hint: set POSTGRES_RESEED=auto to discard it and clone the primary",
+                  cfg->pgdata);
     else if (state == DATADIR_NOT_A_DIRECTORY)
         log_error("data", "PGDATA \"%s\" is not a directory; hint: point PGDATA at a directory",
                   cfg->pgdata);
@@ -85,7 +95,7 @@ int replica_check(const struct config *cfg, const struct datadir_facts *facts,
      * here, before the directory is created, chowned or chmodded. */
     if (layout_check(cfg, facts, cfg->reseed == RESEED_FORCE) < 0)
         return EXIT_RUNTIME;
-    if (datadir_replica_action(state, 0, 0, cfg->reseed) == REPLICA_REFUSE) {
+    if (datadir_rejoin_action(facts, state, 0, cfg->reseed) == REPLICA_REFUSE) {
         explain_refusal(cfg, state, 0, 0);
         return EXIT_RUNTIME;
     }
@@ -97,37 +107,6 @@ static bool stop_requested(void)
     return proc_stop_signal() != 0;
 }
 
-/* pg_basebackup's password file, as a file that has no name: created 0600
- * in a private directory, written, then unlinked at once, and handed over as
- * /proc/self/fd/N (libpq stats and opens that path like any other). A
- * SIGKILL after the unlink leaves nothing behind; one in the short window
- * between open and unlink leaves the file, readable only by this user, in
- * its 0700 directory /tmp/pg-entrypoint.XXXXXX, which nothing removes. */
-static int open_anonymous_passfile(const struct config *cfg)
-{
-    char dir[] = "/tmp/pg-entrypoint.XXXXXX", path[64], line[8704];
-    int fd = -1;
-
-    if (!mkdtemp(dir)) {
-        log_error("clone", "could not create a temporary directory: %s", strerror(errno));
-        return -1;
-    }
-    snprintf(path, sizeof(path), "%s/pgpass", dir);
-    int n = pgconf_passfile_text(cfg, line, sizeof(line));
-    if (n >= 0 && (fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-        log_error("clone", "could not create a temporary password file in \"%s\": %s", dir,
-                  strerror(errno));
-    if (fd >= 0 && write(fd, line, (size_t)n) != n) {
-        log_error("clone", "could not write a temporary password file: %s", strerror(errno));
-        close(fd);
-        fd = -1;
-    }
-    explicit_bzero(line, sizeof(line));
-    unlink(path);
-    rmdir(dir);
-    return fd;
-}
-
 /* pg_basebackup -P prints "N/M kB (P%), ..." lines; report at most one a
  * second, with the rate since the previous report, and pass every other line
  * through. */
@@ -137,8 +116,9 @@ struct progress {
     int last_pct;
 };
 
-static void report_progress(char *line, struct progress *p)
+static void report_progress(char *line, void *arg)
 {
+    struct progress *p = arg;
     long long done_kb, total_kb;
     int pct;
 
@@ -164,17 +144,15 @@ static void report_progress(char *line, struct progress *p)
 static int run_basebackup(const struct config *cfg, const char *target, char *const env[])
 {
     char port[16], pfenv[64];
-    char buf[4096];
-    size_t used = 0;
     int out[2];
     pid_t pid;
     int status, rc = -1;
 
-    int passfd = open_anonymous_passfile(cfg);
+    int passfd = passfd_open(cfg, "clone");
     if (passfd < 0)
         return -1;
     snprintf(port, sizeof(port), "%d", cfg->primary_port);
-    snprintf(pfenv, sizeof(pfenv), "PGPASSFILE=/proc/self/fd/%d", passfd);
+    passfd_env(passfd, pfenv, sizeof(pfenv));
     const char *extra[] = {pfenv, NULL};
     char **child_env = proc_clean_env(env, extra);
     const char *argv[] = {"pg_basebackup",
@@ -208,24 +186,7 @@ static int run_basebackup(const struct config *cfg, const char *target, char *co
     }
     close(out[1]);
     struct progress progress = {.started = mono_now()};
-    for (;;) {
-        ssize_t r = read(out[0], buf + used, sizeof(buf) - 1 - used);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        used += (size_t)r;
-        buf[used] = '\0';
-        char *nl;
-        while ((nl = strpbrk(buf, "\r\n")) != NULL) {
-            *nl = '\0';
-            report_progress(buf, &progress);
-            used -= (size_t)(nl + 1 - buf);
-            memmove(buf, nl + 1, used + 1);
-        }
-        if (used == sizeof(buf) - 1)
-            used = 0; /* an over-long line: drop it */
-    }
+    lines_read(out[0], report_progress, &progress);
     close(out[0]);
     if (proc_wait(pid, &status) == 0)
         rc = proc_check_status("clone", "pg_basebackup", status);
@@ -302,6 +263,12 @@ static int clone_from_primary(const struct config *cfg, enum replica_action acti
         rc = check_backup(staging);
     if (rc == 0)
         rc = fs_move_contents(staging, cfg->pgdata);
+    /* a copy of a promoted primary holds its promotion record; a re-seed
+     * after an interrupted rewind leaves its mark on PGDATA itself */
+    if (rc == 0)
+        rc = promoted_remove(cfg->pgdata);
+    if (rc == 0)
+        rc = datadir_rewind_unmark(cfg->pgdata);
     if (rc == 0)
         rc = pgconf_write_standby(cfg, cfg->pgdata, cfg->slot);
     if (rc == 0 && unlink(marker) < 0) {
@@ -327,6 +294,56 @@ static const char *standby_slot(const struct config *cfg, char *buf, size_t len)
     return cfg->slot;
 }
 
+/* The slot a rewound node streams from must exist on its new primary
+ * before it starts (a clone makes it the same way). */
+static int ensure_slot_on_primary(const struct config *cfg, const char *slot)
+{
+    char why[512];
+
+    if (!slot)
+        return 0;
+    PGconn *conn = pgconn_replication(cfg, CATCHUP_PROBE_TIMEOUT_MS, why, sizeof(why));
+    if (!conn) {
+        log_error("rewind", "could not reach the primary at %s:%d to create slot \"%s\": %s",
+                  cfg->primary_host, cfg->primary_port, slot, why);
+        return -1;
+    }
+    int rc = pgconn_ensure_slot(conn, slot);
+    PQfinish(conn);
+    return rc < 0 ? -1 : 0;
+}
+
+/* A node that diverged from a newer primary (failover.c): pg_rewind from
+ * it; when that is impossible, the safe re-seed, or a refusal under
+ * POSTGRES_RESEED=never with PGDATA as it was. */
+static int rejoin(const struct config *cfg, const struct datadir_facts *facts, const char *slot,
+                  char *const env[])
+{
+    if (ensure_slot_on_primary(cfg, slot) < 0)
+        return -1;
+    enum rewind_result r =
+        rewind_run(cfg, &facts->pg_control, !facts->rewind_not_needed, slot, env);
+    if (r != REWIND_IMPOSSIBLE)
+        return r == REWIND_DONE ? 0 : -1;
+    if (cfg->reseed == RESEED_NEVER) {
+        log_error("rewind",
+                  "PGDATA \"%s\" cannot be rewound from the primary at %s:%d (pg_rewind's reason "
+                  "is above), and POSTGRES_RESEED=never: refusing; PGDATA is unchanged; hint: set "
+                  "POSTGRES_RESEED=auto to discard it and clone the primary, or make a rewind "
+                  "possible: wal_log_hints=on (or data checksums) on this node before it diverged, "
+                  "its WAL back to the last common checkpoint, and on the primary the grants on "
+                  "pg_ls_dir, pg_stat_file and pg_read_binary_file to \"%s\" with a pg_hba line "
+                  "for its connection to the database postgres",
+                  cfg->pgdata, cfg->primary_host, cfg->primary_port, cfg->repl_user);
+        return -1;
+    }
+    log_warn("rewind",
+             "PGDATA \"%s\" cannot be rewound from the primary at %s:%d (pg_rewind's reason is "
+             "above): re-seeding instead, wiping it and cloning the primary",
+             cfg->pgdata, cfg->primary_host, cfg->primary_port);
+    return clone_from_primary(cfg, REPLICA_RECLONE, env);
+}
+
 /* Asks the primary when the standby's fate depends on its answer, then
  * starts, clones or refuses: the steps a plan lists after this one are done
  * here, on the same connection and in the same order. */
@@ -341,11 +358,11 @@ static int start_or_clone(const struct flow_ctx *c)
     uint64_t local = facts->pg_control.system_identifier, primary = 0;
     struct catchup cu = {0};
 
-    if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE) {
+    if (state == DATADIR_STANDBY && cfg->reseed != RESEED_FORCE && !facts->diverged) {
         catchup_local_need(cfg->pgdata, &facts->pg_control, &cu);
         primary = probe_primary(cfg, local, slot, &cu);
     }
-    enum replica_action action = datadir_replica_action(state, local, primary, cfg->reseed);
+    enum replica_action action = datadir_rejoin_action(facts, state, primary, cfg->reseed);
     if (action == REPLICA_START && cu.verdict == CATCHUP_GONE) {
         catchup_report(cfg, &cu);
         if (cfg->reseed == RESEED_NEVER)
@@ -363,7 +380,20 @@ static int start_or_clone(const struct flow_ctx *c)
     case REPLICA_REFUSE:
         explain_refusal(cfg, state, local, primary);
         return -1;
+    case REPLICA_REWIND:
+        if (rejoin(cfg, facts, slot, env) < 0)
+            return -1;
+        break;
     case REPLICA_START:
+        if (state == DATADIR_REWOUND) {
+            /* pg_rewind finished on an earlier start, which ended before this */
+            log_info("data", "PGDATA \"%s\" is %s: writing them now", cfg->pgdata,
+                     datadir_state_name(state));
+            /* its recovery settings are the source's copy: not its slot */
+            if (ensure_slot_on_primary(cfg, cfg->slot) < 0 || rewind_finish(cfg, cfg->slot) < 0)
+                return -1;
+            break;
+        }
         if (cu.verdict == CATCHUP_OK)
             catchup_report(cfg, &cu);
         log_info("data",
@@ -430,6 +460,25 @@ static void clone_steps(struct flow *f, const struct config *cfg, enum replica_a
     flow_add(f, "clone", NULL, "write standby.signal and primary_conninfo, remove the marker");
 }
 
+static void rewind_steps(struct flow *f, const struct config *cfg)
+{
+    flow_add(f, "rewind", start_or_clone,
+             "create replication slot \"%s\" on the primary at %s:%d if it is missing",
+             cfg->slot ? cfg->slot : "(none)", cfg->primary_host, cfg->primary_port);
+    if (cfg->reseed == RESEED_NEVER)
+        flow_add(f, "rewind", NULL,
+                 "pg_rewind --dry-run: if it fails, refuse (exit 1), PGDATA "
+                 "unchanged (POSTGRES_RESEED=never)");
+    flow_add(f, "rewind", NULL, "write the rewind marker %s", DATADIR_REWIND_MARKER);
+    flow_add(f, "rewind", NULL,
+             "pg_rewind --no-sync from %s:%d as \"%s\" (database postgres), then syncfs%s",
+             cfg->primary_host, cfg->primary_port, cfg->repl_user,
+             cfg->reseed == RESEED_NEVER ? "" : "; if it fails: wipe PGDATA and clone again");
+    flow_add(f, "rewind", NULL,
+             "write standby.signal and primary_conninfo, remove the copied promotion record and "
+             "the marker; log the discarded WAL range");
+}
+
 /* plan --ask-primary: the primary's answer now, read only, and what a
  * start would do with it. */
 static void plan_answer(struct flow *f, const struct flow_ctx *c, struct catchup *cu)
@@ -489,11 +538,14 @@ void replica_steps(struct flow *f, const struct flow_ctx *c)
     const struct config *cfg = c->cfg;
     /* Decided without the primary, as replica_check decides; a standby's
      * start asks the primary first and may still turn into a clone. */
-    enum replica_action action = datadir_replica_action(c->state, 0, 0, cfg->reseed);
+    enum replica_action action = datadir_rejoin_action(c->facts, c->state, 0, cfg->reseed);
 
     switch (action) {
     case REPLICA_REFUSE:
         return; /* replica_check has refused already, with the reason */
+    case REPLICA_REWIND:
+        rewind_steps(f, cfg);
+        break;
     case REPLICA_START:
         flow_add(f, "data", start_or_clone,
                  "ask the primary for its system identifier (when it answers within 2 s)");

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "config_bitnami.h"
 #include "datadir.h"
+#include "failover.h"
 #include "flow.h"
 #include "health.h"
 #include "log.h"
@@ -133,6 +134,14 @@ static int run_entrypoint(const char *const *args)
         goto out;
     enum datadir_state state = datadir_classify(&facts);
     log_info("data", "PGDATA \"%s\" is %s", cfg.pgdata, datadir_state_name(state));
+
+    /* The promotion record and the peers may change the role, once. */
+    struct failover_decision fo;
+    rc = failover_resolve(&cfg, &facts, state, true, &fo);
+    if (rc != 0) {
+        rc = proc_stop_signal() ? stopped() : rc < 0 ? EXIT_RUNTIME : rc;
+        goto out;
+    }
 
     /* Nothing is touched before these checks pass. */
     rc = cfg.role == ROLE_PRIMARY ? primary_check(&cfg, &facts, state)

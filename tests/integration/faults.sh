@@ -17,6 +17,11 @@
 # replica clones (exit 1, pg_basebackup's error in the log); a full disk
 # (PGDATA on a 120 MB tmpfs: exit 1, the log says so; then grown to 600 MB).
 #
+# The rejoin's fault points (SIGKILL at the rewind marker, while pg_rewind
+# copies, right after it removed the marker file, after it finished but
+# before the settings; SIGTERM while it copies) are in rejoin_faults.sh:
+# each needs a pair that has just failed over, not a fresh replica of p.
+#
 # SIGKILL goes to PID 1 of the replica's PID namespace, as `docker kill` does:
 # every process in it (pg_basebackup and its WAL streamer) dies with it.
 # Replica data directories live on a tmpfs so that a 200 MB clone takes about

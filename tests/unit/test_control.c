@@ -52,12 +52,15 @@ static void test_redo(void)
     uint32_t tli = 3;
 
     make_control(buf, 42, 4);
+    uint64_t checkpoint = 0x13002060ull;
+    memcpy(buf + 32, &checkpoint, 8);
     memcpy(buf + 40, &redo, 8);
     memcpy(buf + 48, &tli, 4);
     uint32_t crc = control_crc32c(buf, 288);
     memcpy(buf + 288, &crc, 4);
     CHECK(control_parse(buf, sizeof(buf), &c) == PG_CONTROL_OK);
     CHECK(c.redo == 0x13002028ull);
+    CHECK(c.checkpoint == 0x13002060ull);
     CHECK(c.redo_tli == 3);
 }
 
@@ -101,6 +104,9 @@ static void test_real_files(void)
         CHECK(c.data_checksum_version == real[i].checksums);
         CHECK(control_version_known(c.version));
         CHECK(c.redo == real[i].redo);
+        /* initdb's last checkpoint is a shutdown checkpoint: the record
+         * is where its REDO points (pg_controldata shows both the same) */
+        CHECK(c.checkpoint == real[i].redo);
         CHECK(c.redo_tli == 1);
 
         /* A flipped bit anywhere before the CRC is refused. */

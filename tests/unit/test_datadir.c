@@ -53,6 +53,44 @@ static void test_classify(void)
     CHECK(datadir_classify(&f) == DATADIR_CLONE_INTERRUPTED);
 }
 
+/* The rejoin's states (issue 13): the rewind marker wins over anything
+ * pg_rewind left half done; a finished rewind (pg_control in archive
+ * recovery, no signal file) is not a primary's data; a cluster failover
+ * found diverged is rewound, unless POSTGRES_RESEED=force. */
+static void test_rejoin_states(void)
+{
+    struct datadir_facts f;
+
+    f = cluster(false);
+    f.has_rewind_marker = true;
+    CHECK(datadir_classify(&f) == DATADIR_REWIND_INTERRUPTED);
+    f.control = PG_CONTROL_CORRUPT; /* pg_rewind stopped while writing anything */
+    CHECK(datadir_classify(&f) == DATADIR_REWIND_INTERRUPTED);
+    CHECK(datadir_replica_action(DATADIR_REWIND_INTERRUPTED, 0, 0, RESEED_AUTO) == REPLICA_RECLONE);
+    CHECK(datadir_replica_action(DATADIR_REWIND_INTERRUPTED, 0, 0, RESEED_NEVER) == REPLICA_REFUSE);
+    f = cluster(false);
+    f.pg_control.state = DATADIR_DB_IN_ARCHIVE_RECOVERY;
+    CHECK(datadir_classify(&f) == DATADIR_REWOUND);
+    CHECK(datadir_replica_action(DATADIR_REWOUND, 42, 42, RESEED_NEVER) == REPLICA_START);
+    f.has_recovery_signal = true; /* an archive recovery the user set up */
+    CHECK(datadir_classify(&f) == DATADIR_CLUSTER);
+    f = cluster(true);
+    f.pg_control.state = DATADIR_DB_IN_ARCHIVE_RECOVERY; /* a standby that was killed */
+    CHECK(datadir_classify(&f) == DATADIR_STANDBY);
+
+    f = cluster(false);
+    CHECK(datadir_rejoin_action(&f, DATADIR_CLUSTER, 0, RESEED_AUTO) == REPLICA_REFUSE);
+    f.diverged = true;
+    CHECK(datadir_rejoin_action(&f, DATADIR_CLUSTER, 0, RESEED_AUTO) == REPLICA_REWIND);
+    CHECK(datadir_rejoin_action(&f, DATADIR_CLUSTER, 0, RESEED_NEVER) == REPLICA_REWIND);
+    CHECK(datadir_rejoin_action(&f, DATADIR_CLUSTER, 0, RESEED_FORCE) == REPLICA_RECLONE);
+    f = cluster(true);
+    f.diverged = true;
+    CHECK(datadir_rejoin_action(&f, DATADIR_STANDBY, 42, RESEED_AUTO) == REPLICA_REWIND);
+    f.diverged = false;
+    CHECK(datadir_rejoin_action(&f, DATADIR_STANDBY, 42, RESEED_AUTO) == REPLICA_START);
+}
+
 /* An unfinished init: initdb done, the marker written right after it still
  * there (settings, roles or an init script did not finish). */
 static void test_classify_init_incomplete(void)
@@ -129,6 +167,7 @@ int main(void)
 {
     test_classify();
     test_classify_init_incomplete();
+    test_rejoin_states();
     test_inspect_init_marker(DATADIR_INIT_MARKER);
     test_inspect_init_marker(DATADIR_INIT_MARKER_OLD);
     test_replica_actions();
