@@ -124,7 +124,12 @@ int pgconf_settings_text(const struct config *cfg, char *text, size_t len)
                  cfg->sync_replicas, cfg->sync_commit);
     /* wal_log_hints: pg_rewind needs it (or data checksums, which 18's
      * initdb turns on by default but a cluster may lack); it stays on with
-     * checksums too, so that the answer never depends on how initdb ran. */
+     * checksums too, so that the answer never depends on how initdb ran.
+     * recovery_init_sync_method: a start after a crash, or after a rewind
+     * (whose backup_label makes it one), fsyncs every file of the data
+     * directory before replaying anything, seconds per GiB; syncfs (14+,
+     * Linux) flushes the file system in one call instead (docs/benchmarks.md,
+     * the rejoin rows). */
     int n = snprintf(text, len,
                      "# Written by pg-entrypoint when this cluster was initialised (or upgraded).\n"
                      "# Settings in postgresql.auto.conf (ALTER SYSTEM) and on the command line\n"
@@ -137,6 +142,7 @@ int pgconf_settings_text(const struct config *cfg, char *text, size_t len)
                      "max_slot_wal_keep_size = '%s'\n"
                      "hot_standby = on\n"
                      "wal_log_hints = on\n"
+                     "recovery_init_sync_method = syncfs\n"
                      "%s",
                      cfg->max_wal_senders, cfg->max_wal_senders, cfg->wal_keep_size,
                      cfg->max_slot_wal_keep_size, sync);

@@ -19,8 +19,10 @@
 #
 # The rejoin's fault points (SIGKILL at the rewind marker, while pg_rewind
 # copies, right after it removed the marker file, after it finished but
-# before the settings; SIGTERM while it copies) are in rejoin_faults.sh:
-# each needs a pair that has just failed over, not a fresh replica of p.
+# before the settings; SIGTERM while it copies) come last, from
+# faults.d/rejoin.sh: each needs a pair that has just failed over, not a
+# fresh replica of p, so that script sets its own two nodes up; its FAULT
+# lines join the table (as rejoin-NAME).
 #
 # SIGKILL goes to PID 1 of the replica's PID namespace, as `docker kill` does:
 # every process in it (pg_basebackup and its WAL streamer) dies with it.
@@ -389,6 +391,25 @@ for row in "${FAULT_TABLE[@]}"; do
     fault_end
     eval "$AFTER"
 done
+
+# ---- the rejoin's fault points (faults.d/rejoin.sh) --------------------------
+if [ -z "${FAULTS_ONLY:-}" ] || [[ " $FAULTS_ONLY " == *" rejoin "* ]]; then
+    RJ_OUT=$WORK/rejoin-faults.out
+    rj_rc=0
+    bash "$(dirname "$0")/faults.d/rejoin.sh" "$BIN" >"$RJ_OUT" 2>&1 || rj_rc=$?
+    grep -E '^FAULT |STOP during the rewind' "$RJ_OUT" >&2 || true
+    while read -r name conv; do
+        FAULTS+=("rejoin-$name")
+        RESULT[rejoin-$name]=pass
+        CONV[rejoin-$name]=$conv
+    done < <(sed -nE 's/^FAULT ([a-z_]+): pass, converged in ([0-9.]+) s$/\1 \2/p' "$RJ_OUT")
+    if [ "$rj_rc" != 0 ]; then
+        FAULTS+=(rejoin)
+        RESULT[rejoin]=fail
+        CONV[rejoin]=-
+        WHY[rejoin]="faults.d/rejoin.sh exited $rj_rc: $(grep -E 'FAIL' "$RJ_OUT" | tail -3)"
+    fi
+fi
 
 # ---- the primary is untouched; the table ------------------------------------
 [ "$(q p "$BIG_SQL")" = "$BIG_SUM" ] || fail "the primary's big table changed"

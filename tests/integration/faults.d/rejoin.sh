@@ -1,6 +1,8 @@
 #!/bin/bash
-# rejoin_faults: the rejoin's fault points (entrypoint/rewind.c), beside
-# faults.sh's clone points. Two nodes, a and b, with POSTGRES_PEERS naming
+# faults.d/rejoin.sh: the rejoin's fault points (entrypoint/rewind.c), the
+# second part of faults.sh's fault matrix, which runs this script and adds
+# its FAULT lines to its table (not a test of its own: CMake lists only the
+# *.sh directly in tests/integration). Two nodes, a and b, with POSTGRES_PEERS naming
 # both; each point starts from "old primary, new primary": the old one
 # wrote rows only it has (an update of every other row of a 20 MB table, and
 # a marker row) while cut off, was killed, and the other was promoted and
@@ -22,8 +24,8 @@
 # Each must converge on the next start (same environment): the old primary
 # is the new one's standby, streams, has every row the new one has, and not
 # its own. The roles then swap for the next point.
-source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/lib_rejoin.sh"
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../lib_rejoin.sh"
 it_setup 900
 net_trio
 declare -A NSOF=([a]=$NS_P [b]=$NS_R) ADDROF=([a]=$P_ADDR [b]=$R_ADDR) PORTOF=([a]=55948 [b]=55949)
