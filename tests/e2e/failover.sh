@@ -24,27 +24,12 @@ up_streaming_pair before
 assert_writable "up" "$primary"
 
 # --- the old primary commits a row the replica never receives -----------------
-docker pause "$replica" >/dev/null || fail "docker pause of the replica failed"
-E2E_CLEANUP_HOOKS+=("docker unpause $replica")
-psql_tcp "$primary" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication" >/dev/null
-no_walsender() { [ "$(psql_tcp "$primary" "SELECT count(*) FROM pg_stat_replication")" = 0 ]; }
-wait_for 30 "the primary's walsender gone" no_walsender ||
-    fail "the primary still has a walsender 30 s after pg_terminate_backend"
-insert_row "$primary" divergent
-old_end=$(psql_tcp "$primary" "SELECT pg_current_wal_lsn()")
-log "the old primary's WAL ends near $old_end after the divergent row"
-compose stop primary || fail "compose stop primary failed"
-docker unpause "$replica" >/dev/null || fail "docker unpause of the replica failed"
-E2E_CLEANUP_HOOKS=()
-has_row "$replica" divergent && fail "the replica received the divergent row: the test did not make a divergence"
+diverge_and_stop_primary divergent
 assert_writable "primary stopped" # none
 
 # --- 1. promote ---------------------------------------------------------------
-promote replica
-[ "$PROMOTE_RC" -eq 0 ] || fail "pg-entrypoint promote exited $PROMOTE_RC"
-[[ $PROMOTE_OUT =~ promoted:\ now\ a\ primary\ on\ timeline\ ([0-9]+) ]] ||
-    fail "promote did not print 'promoted: now a primary on timeline N'"
-tli=${BASH_REMATCH[1]}
+promote_ok replica
+tli=$PROMOTED_TLI
 [ "$tli" -ge 2 ] || fail "promote reports timeline $tli, not a new one"
 got=$(psql_sock "$replica" "SELECT timeline_id FROM pg_control_checkpoint()")
 log "timeline after promote: $tli (pg_control_checkpoint says $got)"
@@ -75,13 +60,8 @@ wait_docker_healthy "$replica" 60
 insert_row "$replica" after-restart
 
 # --- 3. start the old primary: it rejoins -------------------------------------
-since=$(date +%s.%N)
-compose start primary || fail "compose start primary failed"
-[ "$(cid primary)" = "$primary" ] || fail "the primary container was replaced"
-wait_for 180 "the old primary rejoined and streams" rejoining "$primary" "$replica" ||
-    fail "the old primary does not stream from the new one within 180 s"
-rejoin=$(entrypoint_log "$primary" "$since")
-printf '%s\n' "$rejoin" | sed 's/^/    rejoin: /' >&3
+start_rejoining "$replica"
+rejoin=$REJOIN_LOG
 in_recovery "$primary" || fail "the old primary is not in recovery"
 grep -qi 'rewind' <<<"$rejoin" || fail "the old primary's log shows no rewind"
 if grep -F 'pg_basebackup' <<<"$rejoin" >&3; then
@@ -99,13 +79,7 @@ slot=$(psql_sock "$primary" "SELECT slot_name FROM pg_stat_wal_receiver")
 [ "$(psql_sock "$primary" "SELECT received_tli FROM pg_stat_wal_receiver")" = "$tli" ] ||
     fail "the rejoined old primary does not stream timeline $tli"
 
-insert_row "$replica" after-rejoin
-wait_row "$primary" after-rejoin 60
-assert_writable "after the rejoin" "$replica"
-health_ok "$primary" || fail "pg-entrypoint health on the rejoined old primary failed: $HEALTH_OUT"
-health_ok "$replica" || fail "pg-entrypoint health on the new primary failed: $HEALTH_OUT"
-wait_docker_healthy "$primary" 60
-wait_docker_healthy "$replica" 30
+rejoined "$replica"
 assert_pid1_postgres "$primary"
 
 # --- a later restart of the old primary keeps it a standby ---------------------

@@ -21,19 +21,8 @@ psql_tcp "$primary" "CREATE TABLE ballast AS SELECT g, repeat(md5(g::text), 20) 
 insert_row "$primary" ballast-done
 wait_row "$replica" ballast-done 60
 
-docker pause "$replica" >/dev/null || fail "docker pause of the replica failed"
-E2E_CLEANUP_HOOKS+=("docker unpause $replica")
-psql_tcp "$primary" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication" >/dev/null
-no_walsender() { [ "$(psql_tcp "$primary" "SELECT count(*) FROM pg_stat_replication")" = 0 ]; }
-wait_for 30 "the primary's walsender gone" no_walsender ||
-    fail "the primary still has a walsender 30 s after pg_terminate_backend"
-insert_row "$primary" divergent
-compose stop primary || fail "compose stop primary failed"
-docker unpause "$replica" >/dev/null || fail "docker unpause of the replica failed"
-E2E_CLEANUP_HOOKS=()
-
-promote replica
-[ "$PROMOTE_RC" -eq 0 ] || fail "pg-entrypoint promote exited $PROMOTE_RC"
+diverge_and_stop_primary divergent
+promote_ok replica
 since=$(date +%s.%N)
 compose start primary || fail "compose start primary failed"
 log "the new primary's pg_control names timeline $(psql_sock "$replica" "SELECT timeline_id FROM pg_control_checkpoint()") when the old primary starts"

@@ -48,11 +48,8 @@ r2_started=$(docker inspect -f '{{.State.StartedAt}}' "$r2")
 
 compose stop primary || fail "compose stop primary failed"
 assert_writable "primary stopped" # none
-promote replica
-[ "$PROMOTE_RC" -eq 0 ] || fail "pg-entrypoint promote on replica exited $PROMOTE_RC"
-[[ $PROMOTE_OUT =~ promoted:\ now\ a\ primary\ on\ timeline\ ([0-9]+) ]] ||
-    fail "promote did not print 'promoted: now a primary on timeline N'"
-tli=${BASH_REMATCH[1]}
+promote_ok replica
+tli=$PROMOTED_TLI
 assert_writable "after promote" "$r1"
 
 insert_row "$r1" after-promote

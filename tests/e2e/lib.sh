@@ -458,3 +458,59 @@ rejoining() {
 
 # entrypoint_log CONTAINER SINCE: pg-entrypoint's own lines since SINCE.
 entrypoint_log() { docker logs --since "$2" "$1" 2>&1 | grep -F '[pg-entrypoint]' || true; }
+
+# diverge_and_stop_primary ROW: the old primary ($primary) commits ROW that
+# the replica ($replica) never receives (the replica paused, the primary's
+# walsender ended first), then stops cleanly; the replica runs again.
+no_walsender() { [ "$(psql_tcp "$1" "SELECT count(*) FROM pg_stat_replication")" = 0 ]; }
+diverge_and_stop_primary() {
+    docker pause "$replica" >/dev/null || fail "docker pause of the replica failed"
+    E2E_CLEANUP_HOOKS+=("docker unpause $replica")
+    psql_tcp "$primary" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication" >/dev/null
+    wait_for 30 "the primary's walsender gone" no_walsender "$primary" ||
+        fail "the primary still has a walsender 30 s after pg_terminate_backend"
+    insert_row "$primary" "$1"
+    log "the old primary's WAL ends near $(psql_tcp "$primary" "SELECT pg_current_wal_lsn()") after row '$1'"
+    compose stop primary || fail "compose stop primary failed"
+    docker unpause "$replica" >/dev/null || fail "docker unpause of the replica failed"
+    E2E_CLEANUP_HOOKS=()
+    if has_row "$replica" "$1"; then fail "the replica received row '$1': the test made no divergence"; fi
+}
+
+# promote_ok SERVICE: `promote` succeeds and prints its line; PROMOTED_TLI
+# is the timeline it names.
+# shellcheck disable=SC2034 # read by the tests
+promote_ok() {
+    promote "$1"
+    [ "$PROMOTE_RC" -eq 0 ] || fail "pg-entrypoint promote on $1 exited $PROMOTE_RC"
+    [[ $PROMOTE_OUT =~ promoted:\ now\ a\ primary\ on\ timeline\ ([0-9]+) ]] ||
+        fail "promote on $1 did not print 'promoted: now a primary on timeline N'"
+    PROMOTED_TLI=${BASH_REMATCH[1]}
+}
+
+# start_rejoining NEW_PRIMARY: `compose start primary`; the old primary
+# ($primary) must stream from NEW_PRIMARY within 180 s and never accept
+# writes meanwhile; REJOIN_LOG holds its entrypoint lines of that start.
+start_rejoining() {
+    local since
+    since=$(date +%s.%N)
+    compose start primary || fail "compose start primary failed"
+    [ "$(cid primary)" = "$primary" ] || fail "the primary container was replaced"
+    wait_for 180 "the old primary rejoined and streams" rejoining "$primary" "$1" ||
+        fail "the old primary does not stream from $(cname "$1") within 180 s"
+    REJOIN_LOG=$(entrypoint_log "$primary" "$since")
+    printf '%s\n' "$REJOIN_LOG" | sed 's/^/    rejoin: /' >&3
+}
+
+# rejoined NEW_PRIMARY: a row written on NEW_PRIMARY reaches the old
+# primary, only NEW_PRIMARY accepts writes, `health` and Docker call both
+# healthy.
+rejoined() {
+    insert_row "$1" after-rejoin
+    wait_row "$primary" after-rejoin 60
+    assert_writable "after the rejoin" "$1"
+    health_ok "$primary" || fail "pg-entrypoint health on the rejoined old primary failed: $HEALTH_OUT"
+    health_ok "$1" || fail "pg-entrypoint health on the new primary failed: $HEALTH_OUT"
+    wait_docker_healthy "$primary" 60
+    wait_docker_healthy "$1" 30
+}

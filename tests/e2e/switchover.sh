@@ -32,23 +32,16 @@ in_recovery "$replica" || fail "the replica left recovery although promote refus
 insert_row "$primary" last-before-stop
 compose stop primary || fail "compose stop primary failed"
 assert_writable "primary stopped" # none
-promote replica
-[ "$PROMOTE_RC" -eq 0 ] || fail "pg-entrypoint promote exited $PROMOTE_RC"
-grep -qE 'promoted: now a primary on timeline [0-9]+' <<<"$PROMOTE_OUT" ||
-    fail "promote did not print 'promoted: now a primary on timeline N'"
+promote_ok replica
 assert_writable "after promote" "$replica"
 for row in before last-before-stop; do
     has_row "$replica" "$row" || fail "row '$row' was lost in the switchover"
 done
 insert_row "$replica" after-promote
 
-since=$(date +%s.%N)
-compose start primary || fail "compose start primary failed"
-wait_for 180 "the old primary rejoined and streams" rejoining "$primary" "$replica" ||
-    fail "the old primary does not stream from the new one within 180 s"
-rejoin=$(entrypoint_log "$primary" "$since")
-printf '%s\n' "$rejoin" | sed 's/^/    rejoin: /' >&3
-if grep -qi 'rewind' <<<"$rejoin" && ! grep -qF 'no rewind required' <<<"$(docker logs --since "$since" "$primary" 2>&1)"; then
+start_rejoining "$replica"
+rejoin=$REJOIN_LOG
+if grep -qi 'rewind' <<<"$rejoin" && ! grep -qF 'no rewind required' <<<"$rejoin"; then
     fail "the old primary was rewound after a clean switchover (no 'no rewind required' in its log)"
 fi
 if grep -F 'pg_basebackup' <<<"$rejoin" >&3; then
@@ -57,9 +50,4 @@ fi
 for row in before last-before-stop after-promote; do
     has_row "$primary" "$row" || fail "row '$row' is missing on the rejoined old primary"
 done
-insert_row "$replica" after-rejoin
-wait_row "$primary" after-rejoin 60
-assert_writable "after the rejoin" "$replica"
-health_ok "$primary" || fail "pg-entrypoint health on the rejoined old primary failed: $HEALTH_OUT"
-health_ok "$replica" || fail "pg-entrypoint health on the new primary failed: $HEALTH_OUT"
-wait_docker_healthy "$primary" 60
+rejoined "$replica"
