@@ -211,8 +211,10 @@ int health_main(int argc, char **argv, char **envp)
             printf("healthy: %s\n", !recovery                  ? "primary accepting connections"
                                     : cfg.role == ROLE_REPLICA ? "replica streaming"
                                                                : "standby streaming (the role is "
-                                                                 "primary, but PGDATA holds a "
-                                                                 "standby)");
+                                                                 "primary, but this node is a "
+                                                                 "standby: an old primary that "
+                                                                 "rejoined a promoted peer, or "
+                                                                 "PGDATA held a standby)");
             rc = 0;
         }
     }
