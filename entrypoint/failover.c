@@ -1,5 +1,6 @@
 #include "failover.h"
 
+#include "catchup.h"
 #include "log.h"
 #include "peers.h"
 #include "pgconn.h"
@@ -100,7 +101,7 @@ static void log_survey(const struct peer_state *st, size_t n)
             log_info("peers", "%s: not reached (%s)", name, st[i].why);
             continue;
         }
-        snprintf(lsn, sizeof(lsn), "%X/%X", (unsigned)(st[i].lsn >> 32), (unsigned)st[i].lsn);
+        catchup_lsn(st[i].lsn, lsn, sizeof(lsn));
         log_info("peers", "%s: %s of system %" PRIu64 " on timeline %" PRIu32 " at %s", name,
                  st[i].writable ? "a writable primary" : "a standby", st[i].sysid, st[i].tli, lsn);
     }
@@ -128,12 +129,14 @@ static bool follows_without_rewind(const struct config *cfg, const struct datadi
     PQfinish(conn);
     if (found != 1 || switch_lsn <= c->checkpoint)
         return false;
+    char stop[32], leave[32];
+    catchup_lsn(c->checkpoint, stop, sizeof(stop));
+    catchup_lsn(switch_lsn, leave, sizeof(leave));
     log_info("peers",
-             "this node was shut down cleanly at %X/%X, before the primary's history left "
-             "timeline %" PRIu32 " at %X/%X: it follows without a rewind (nothing of its own is "
+             "this node was shut down cleanly at %s, before the primary's history left "
+             "timeline %" PRIu32 " at %s: it follows without a rewind (nothing of its own is "
              "lost)",
-             (unsigned)(c->checkpoint >> 32), (unsigned)c->checkpoint, c->redo_tli,
-             (unsigned)(switch_lsn >> 32), (unsigned)switch_lsn);
+             stop, c->redo_tli, leave);
     return true;
 }
 

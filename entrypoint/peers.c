@@ -80,8 +80,7 @@ int peers_timeline_switch(PGconn *conn, uint32_t peer_tli, uint32_t tli, uint64_
     snprintf(cmd, sizeof(cmd), "TIMELINE_HISTORY %" PRIu32, peer_tli);
     PGresult *res = PQexec(conn, cmd);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 2) {
-        snprintf(why, whylen, "%s", PQerrorMessage(conn));
-        why[strcspn(why, "\n")] = '\0';
+        pgconn_first_line(PQerrorMessage(conn), why, whylen);
         PQclear(res);
         return -1;
     }

@@ -69,9 +69,7 @@ const char *pgconn_failure_hint(enum conn_failure f)
     }
 }
 
-/* libpq's messages span lines ("connection to server ... failed: X\n\tIs the
- * server running..."); the first line says it all. */
-static void first_line(const char *msg, char *out, size_t len)
+void pgconn_first_line(const char *msg, char *out, size_t len)
 {
     const char *fatal = strstr(msg, "FATAL:  ");
     size_t n;
@@ -110,7 +108,7 @@ PGconn *pgconn_open(const char *const *keys, const char *const *vals, int timeou
         st = PQconnectPoll(conn);
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        first_line(PQerrorMessage(conn), why, whylen);
+        pgconn_first_line(PQerrorMessage(conn), why, whylen);
         PQfinish(conn);
         return NULL;
     }
@@ -213,7 +211,7 @@ int pgconn_identify(PGconn *conn, struct identity *id, char *why, size_t whylen)
 
     /* systemid, timeline, xlogpos, dbname */
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3) {
-        first_line(PQerrorMessage(conn), why, whylen);
+        pgconn_first_line(PQerrorMessage(conn), why, whylen);
         PQclear(res);
         return -1;
     }
@@ -245,7 +243,7 @@ int pgconn_local_identity(PGconn *conn, struct local_identity *me, char *why, si
         snprintf(me->pgdata, sizeof(me->pgdata), "%s", PQgetvalue(res, 0, 4));
         rc = 0;
     } else {
-        first_line(PQerrorMessage(conn), why, whylen);
+        pgconn_first_line(PQerrorMessage(conn), why, whylen);
     }
     PQclear(res);
     return rc;

@@ -24,6 +24,10 @@ enum conn_failure pgconn_classify_failure(const char *message);
 bool pgconn_failure_is_final(enum conn_failure f);
 const char *pgconn_failure_hint(enum conn_failure f);
 
+/* libpq's messages span lines ("connection to server ... failed: X\n\tIs the
+ * server running..."); the first line (after a "FATAL:  ", when there is
+ * one) says it all. */
+void pgconn_first_line(const char *msg, char *out, size_t len);
 /* Connects without blocking signals out: a stop signal or timeout_ms ends
  * the attempt. Returns NULL with the reason in why. */
 PGconn *pgconn_open(const char *const *keys, const char *const *vals, int timeout_ms, char *why,

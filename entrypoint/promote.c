@@ -83,11 +83,6 @@ static PGresult *exec_interruptible(PGconn *conn, const char *sql)
     return last;
 }
 
-static void first_line_of(const char *msg, char *out, size_t len)
-{
-    snprintf(out, len, "%.*s", (int)strcspn(msg, "\n"), msg);
-}
-
 /* Asks POSTGRES_PRIMARY_HOST and the peers: 0 to go on, 1 to refuse. A
  * writable member of this system is refused always (two primaries would
  * each take writes the other never sees); a standby that has more WAL
@@ -168,7 +163,7 @@ static int promote_now(PGconn *conn, const struct local_identity *l, int wait_s)
     int rc = 1;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         char why[256];
-        first_line_of(PQerrorMessage(conn), why, sizeof(why));
+        pgconn_first_line(PQerrorMessage(conn), why, sizeof(why));
         log_error("promote", "pg_promote failed: %s; the promotion record is removed again", why);
         promoted_remove(l->pgdata);
     } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -198,7 +193,7 @@ static int query_value(PGconn *conn, const char *sql, char *out, size_t len, cha
     } else if (!res && proc_stop_signal()) {
         snprintf(why, whylen, "stopped by signal %d", proc_stop_signal());
     } else {
-        first_line_of(PQerrorMessage(conn), why, whylen);
+        pgconn_first_line(PQerrorMessage(conn), why, whylen);
     }
     PQclear(res);
     return rc;
@@ -285,7 +280,7 @@ static void ensure_follower_slot(const struct config *cfg, PGconn *local,
                                  "EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = $1)",
                                  1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        first_line_of(PQerrorMessage(local), why, sizeof(why));
+        pgconn_first_line(PQerrorMessage(local), why, sizeof(why));
         log_warn("slots", "could not create slot \"%s\" for the standby at %s: %s", slot, name,
                  why);
     } else if (PQntuples(res) == 1) {
@@ -314,7 +309,8 @@ static void checkpoint_now(PGconn *conn)
                  mono_now() - started);
     else {
         char why[256];
-        first_line_of(res ? PQresultErrorMessage(res) : "stopped, or not sent", why, sizeof(why));
+        pgconn_first_line(res ? PQresultErrorMessage(res) : "stopped, or not sent", why,
+                          sizeof(why));
         log_warn("promote",
                  "no checkpoint after the promotion (%s); an old primary that rejoins waits for "
                  "the next one",
